@@ -1,0 +1,195 @@
+"""The Stage contract and the stage registry.
+
+A stage is a small class (after NeMo Curator's processing stages): a ``name``, the ``resources``
+one worker needs, a ``batch_size``, a typed ``Config``, ``setup()`` that loads models once per
+worker, and ``process(batch) -> batch``. Records in, records out:
+
+- a stage sees only records whose ``kind`` is in ``kinds`` and that are still ``ok``; the runner
+  passes every other record through untouched;
+- for every input it returns the input itself (possibly rejected or updated) and/or children whose
+  ``parent_id`` is the input's id (a clip of an input file, the edits of a clip);
+- it never raises on a bad sample: it calls ``record.reject(stage, reason, message)``. Exceptions
+  are for bugs and for a misconfigured run, and stop the build.
+
+``batch_size = None`` marks a *global* stage that needs every record at once (dedup).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from ..schema import Provenance, Record
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What one worker of a stage needs; the Ray runner turns this into actor options."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0
+    gpu_memory_gb: float = 0.0
+
+
+class ConfigError(ValueError):
+    """A bad build config; the message names the field (``stages.dedup.threshold``)."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"config field {field!r}: {message}")
+        self.field = field
+
+
+@dataclass
+class StageConfig:
+    """Base of every stage's config. Subclasses add typed fields with defaults.
+
+    ``backends`` lists the backend names a stage knows; ``validate`` checks ranges and raises
+    :class:`ConfigError` naming the field (the loader prefixes it with ``stages.<stage>.``).
+    """
+
+    backend: str = "cpu"
+    enabled: bool = True
+
+    def validate(self) -> None:
+        """Check ranges; raise ConfigError(field, message). The backend name is checked by the loader."""
+
+
+@dataclass
+class ModelStageConfig(StageConfig):
+    """Config of a stage with model backends: which weights, where and in what precision.
+
+    ``model`` is a local path or a Hub id (never downloaded at build time unless the user's
+    environment allows it); ``device`` ``auto`` picks CUDA when present.
+    """
+
+    model: str | None = None
+    revision: str | None = None
+    device: str = "auto"
+    dtype: str = "auto"  # auto: bfloat16 on GPU, float32 on CPU
+    batch_size: int = 1
+
+
+@dataclass
+class StageContext:
+    """What a stage instance knows of the build it runs in."""
+
+    out_dir: Path
+    work_dir: Path  # this stage's artifact folder (keyed by its fingerprint)
+    fingerprint: str  # this stage's config fingerprint (chained with the stages before it)
+    config_hash: str  # hash of this stage's own config
+    seed: int = 0
+
+    def relpath(self, path: str | Path) -> str:
+        """A path relative to the build's output folder, as records store artifacts."""
+        return Path(path).relative_to(self.out_dir).as_posix()
+
+    def artifact_path(self, name: str) -> Path:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        return self.work_dir / name
+
+
+class Stage:
+    """Base class of every pipeline stage. See the module docstring for the contract."""
+
+    name: ClassVar[str]
+    kinds: ClassVar[tuple[str, ...]] = ()  # record kinds this stage processes
+    resources: ClassVar[Resources] = Resources()
+    batch_size: ClassVar[int | None] = 1
+    Config: ClassVar[type[StageConfig]] = StageConfig
+    version: ClassVar[int] = 1  # bump when a change of code must invalidate finished work
+    #: backend name -> "module:Class", imported only when chosen (model backends pull in torch,
+    #: transformers, diffusers). A backend class is built with the stage config and may declare
+    #: its own ``resources``.
+    backends: ClassVar[dict[str, str]] = {}
+
+    @classmethod
+    def backend_class(cls, config: StageConfig) -> type:
+        return import_object(cls.backends[config.backend])
+
+    @classmethod
+    def resources_for(cls, config: StageConfig) -> Resources:
+        """The stage's resources, or its chosen backend's where that declares them."""
+        if config.backend in cls.backends:
+            return getattr(cls.backend_class(config), "resources", None) or cls.resources
+        return cls.resources
+
+    def make_backend(self) -> Any:
+        return self.backend_class(self.config)(self.config)
+
+    def __init__(self, config: StageConfig, ctx: StageContext):
+        self.config = config
+        self.ctx = ctx
+
+    def setup(self) -> None:
+        """Load models or other heavy state; called once per worker before the first batch."""
+
+    def process(self, batch: list[Record]) -> list[Record]:
+        raise NotImplementedError
+
+    def accepts(self, record: Record) -> bool:
+        return record.ok and record.kind in self.kinds
+
+    def provenance(self, model: str | None = None, revision: str | None = None, seed: int | None = None,
+                   **extra: Any) -> Provenance:
+        """Provenance for an artifact made by this stage with its configured backend."""
+        return Provenance(stage=self.name, backend=self.config.backend, config_hash=self.ctx.config_hash,
+                          model=model, revision=revision, seed=seed, extra=extra)
+
+
+def import_object(spec: str) -> Any:
+    """``"package.module:Name"`` -> the object."""
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+# ----------------------------------------------------------------------------------------------
+# Registry
+
+_REGISTRY: dict[str, type[Stage]] = {}
+
+
+def register_stage(cls: type[Stage]) -> type[Stage]:
+    """Class decorator: make a stage available to configs by its ``name``."""
+    if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
+        raise ValueError(f"two stages named {cls.name!r}: {_REGISTRY[cls.name]} and {cls}")
+    _REGISTRY[cls.name] = cls
+    return cls
+
+
+def get_stage(name: str) -> type[Stage]:
+    _load_builtin_stages()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown stage {name!r}; known: {', '.join(sorted(_REGISTRY))}") from None
+
+
+def registered_stages() -> dict[str, type[Stage]]:
+    _load_builtin_stages()
+    return dict(_REGISTRY)
+
+
+def _load_builtin_stages() -> None:
+    from .. import generation
+
+    generation.load_stages()
+
+
+# ----------------------------------------------------------------------------------------------
+# Fingerprints
+
+
+def config_hash(config: StageConfig) -> str:
+    blob = json.dumps(dataclasses.asdict(config), sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def fingerprint(stage: type[Stage], config: StageConfig, upstream: str, seed: int) -> str:
+    """Chained: a change to this stage's config or any stage before it changes this value."""
+    blob = f"{stage.name}|v{stage.version}|{config_hash(config)}|{seed}|{upstream}"
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]

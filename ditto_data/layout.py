@@ -1,0 +1,123 @@
+"""Where every file of a dataset lives, in both directions (record -> path, path -> ids).
+
+The tree is Ditto-1M's (see DESIGN.md): videos under ``videos/<folder>/<shard>/``, metadata paths
+relative to ``videos/``. Ditto-1M's archives extract to ``videos/<category>/...`` when extracted
+into ``videos/``, and to the doubled ``videos/<category>/<category>/...`` when extracted inside
+the category folder, which users already have on disk: :func:`resolve_video` accepts both.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .schema import CATEGORIES, SOURCE
+
+VIDEOS = "videos"
+TRAINING_METADATA = "training_metadata"
+CAPTIONS = "source_video_captions"
+DIFFSYNTH = "csvs_for_DiffSynth"
+HF_DATA = "data"  # HF data files (one folder per config)
+STATE = ".ditto"  # ledger, work files, build summary: the builder's private state
+CARD = "README.md"
+
+SHARD_SIZE = 1000  # videos per shard folder
+CAPTIONS_PER_FILE = 10000
+
+_EDITED = re.compile(r"^(?P<folder>[^/]+)/(?P<shard>\d{4})/(?P<hash>[0-9A-Za-z]+)_(?P<n>\d+)\.mp4$")
+_SOURCE = re.compile(r"^(?:source/)?(?P<shard>\d{4})/(?P<hash>[0-9A-Za-z]+)\.mp4$")
+
+
+def shard_name(index: int, shard_size: int = SHARD_SIZE) -> str:
+    """Four-digit shard folder for the ``index``-th video of a folder in sorted order."""
+    return f"{index // shard_size:04d}"
+
+
+# -- record -> path (relative to ``videos/``, as training_metadata and the CSVs write them) -----
+
+
+def source_relpath(shard: str, clip_id: str) -> str:
+    return f"{SOURCE}/{shard}/{clip_id}.mp4"
+
+
+def edited_relpath(category: str, shard: str, edit_id: str) -> str:
+    return f"{category}/{shard}/{edit_id}.mp4"
+
+
+def video_path(root: str | Path, relpath: str) -> Path:
+    return Path(root) / VIDEOS / relpath
+
+
+def training_metadata_path(root: str | Path, category: str) -> Path:
+    return Path(root) / TRAINING_METADATA / f"{category}.json"
+
+
+def captions_path(root: str | Path, index: int) -> Path:
+    return Path(root) / CAPTIONS / f"source_video_captions_{index:04d}.json"
+
+
+def diffsynth_csv_path(root: str | Path, category: str) -> Path:
+    return Path(root) / DIFFSYNTH / f"{category}.csv"
+
+
+def hf_data_dir(root: str | Path, config: str) -> Path:
+    return Path(root) / HF_DATA / config
+
+
+def state_dir(root: str | Path) -> Path:
+    return Path(root) / STATE
+
+
+def ledger_dir(root: str | Path) -> Path:
+    return state_dir(root) / "ledger"
+
+
+def work_dir(root: str | Path, stage: str, fingerprint: str) -> Path:
+    """Where a stage writes its artifacts; keyed by fingerprint so configs never overwrite each other."""
+    return state_dir(root) / "work" / stage / fingerprint
+
+
+# -- path -> ids ------------------------------------------------------------------------------
+
+
+def parse_edited(relpath: str) -> tuple[str, str, str, int]:
+    """``local/0003/abc_2.mp4`` -> (folder, shard, hash, n). Raises ValueError on other shapes."""
+    m = _EDITED.match(relpath.replace("\\", "/"))
+    if not m:
+        raise ValueError(f"not a Ditto edited-video path (<category>/<shard>/<hash>_<n>.mp4): {relpath!r}")
+    return m["folder"], m["shard"], m["hash"], int(m["n"])
+
+
+def source_of_edited(relpath: str) -> str:
+    """The Ditto rule: an edited video's source is found by dropping ``_<n>``: ``source/<shard>/<hash>.mp4``."""
+    _, shard, h, _ = parse_edited(relpath)
+    return source_relpath(shard, h)
+
+
+def source_hash(relpath: str) -> str:
+    """The hash of a source path, with or without the leading ``source/``."""
+    m = _SOURCE.match(relpath.replace("\\", "/"))
+    if not m:
+        raise ValueError(f"not a Ditto source-video path ([source/]<shard>/<hash>.mp4): {relpath!r}")
+    return m["hash"]
+
+
+def category_of_folder(folder: str) -> str:
+    """Ditto-1M's upload batches (``global_style1``, ``global_freeform3``) belong to a category."""
+    base = folder.rstrip("0123456789")
+    return base if base in CATEGORIES else folder
+
+
+def resolve_video(root: str | Path, relpath: str) -> Path | None:
+    """Find a video given its metadata path, in either extracted layout; None if absent.
+
+    Tries ``videos/<rel>`` then the doubled ``videos/<folder>/<rel>`` that extracting an archive
+    inside its own category folder gives.
+    """
+    rel = relpath.replace("\\", "/").lstrip("/")
+    base = Path(root) / VIDEOS
+    first = rel.split("/", 1)[0]
+    for cand in (base / rel, base / first / rel):
+        if cand.is_file():
+            return cand
+    return None

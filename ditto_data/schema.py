@@ -1,0 +1,146 @@
+"""The record that flows through the pipeline, and the dataset's columns: one place for both.
+
+A record is a plain dataclass that serialises to JSON for the ledger. Its id is deterministic:
+an input file's id is the hash of its bytes, a standardized clip's id the hash of (input id, start
+frame), and an edit's id is ``<clip id>_<n>``, so the same inputs always give the same names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+#: Edit categories of Ditto-1M (folders under ``videos/``); ``source`` holds the source clips.
+CATEGORIES: tuple[str, ...] = ("local", "global_style", "global_freeform")
+SOURCE = "source"
+
+#: Record kinds, in lineage order: a raw input file, a standardized source clip, an edit of a clip.
+INPUT, CLIP, EDIT = "input", "clip", "edit"
+KINDS: tuple[str, ...] = (INPUT, CLIP, EDIT)
+
+OK, REJECTED = "ok", "rejected"
+
+ID_CHARS = 16  # hex digits of a content hash: 64 bits, collision-free at Ditto-1M's scale
+
+
+def content_id(*parts: str | bytes) -> str:
+    """A short deterministic hex id from the given parts."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p if isinstance(p, bytes) else p.encode())
+        h.update(b"\0")
+    return h.hexdigest()[:ID_CHARS]
+
+
+def file_id(path: str, chunk: int = 1 << 20) -> str:
+    """Content hash of a file's bytes (the id of an input record)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()[:ID_CHARS]
+
+
+def edit_id(clip_id: str, n: int) -> str:
+    return f"{clip_id}_{n}"
+
+
+@dataclass
+class Provenance:
+    """Who made an artifact: enough to reproduce it or to know it must be redone."""
+
+    stage: str
+    backend: str
+    config_hash: str
+    model: str | None = None
+    revision: str | None = None
+    seed: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Record:
+    """One unit of work: an input file, a source clip or an edit triplet.
+
+    ``fields`` holds what stages measured or wrote (probe facts, scores, caption, instruction);
+    ``artifacts`` maps an artifact name (``video``, ``edited_video``, ``keyframe`` ...) to a path
+    relative to the build's output folder; ``provenance`` has one entry per artifact or field group.
+    """
+
+    id: str
+    kind: str
+    parent_id: str | None = None
+    source_id: str | None = None  # the clip an edit belongs to (lineage root inside the dataset)
+    category: str | None = None
+    status: str = OK
+    reason: str | None = None  # machine-readable rejection reason, e.g. "too_short"
+    message: str | None = None  # human explanation of the rejection
+    rejected_by: str | None = None  # stage name
+    fields: dict[str, Any] = field(default_factory=dict)
+    artifacts: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+    def reject(self, stage: str, reason: str, message: str, **fields: Any) -> Record:
+        """Mark rejected; extra keyword fields (scores, the id it duplicates) are kept."""
+        self.status, self.reason, self.message, self.rejected_by = REJECTED, reason, message, stage
+        self.fields.update(fields)
+        return self
+
+    def add_artifact(self, name: str, path: str, provenance: Provenance) -> None:
+        self.artifacts[name] = path
+        self.provenance[name] = asdict(provenance)
+
+    def child(self, id: str, kind: str, **kw: Any) -> Record:
+        """A new record derived from this one (a clip of an input, an edit of a clip)."""
+        return Record(id=id, kind=kind, parent_id=self.id, fields=dict(self.fields), **kw)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Record:
+        return cls(**d)
+
+
+# ----------------------------------------------------------------------------------------------
+# Dataset columns. The HF data files, the torch datasets and the dataset card all read these.
+
+#: Columns of a triplet row (configs ``local``, ``global_style``, ``global_freeform``).
+EDIT_COLUMNS: dict[str, str] = {
+    "id": "string",
+    "source_id": "string",
+    "category": "string",
+    "instruction": "string",
+    "caption": "string",
+    "source_video": "video",
+    "edited_video": "video",
+    "source_path": "string",  # relative to videos/, as in training_metadata
+    "edited_path": "string",
+}
+
+#: Columns of a source row (config ``source``).
+SOURCE_COLUMNS: dict[str, str] = {
+    "id": "string",
+    "caption": "string",
+    "video": "video",
+    "path": "string",
+    "num_frames": "int32",
+    "fps": "float32",
+    "width": "int32",
+    "height": "int32",
+}
+
+
+def hf_features(columns: dict[str, str], decode: bool = True):  # -> datasets.Features
+    """The ``datasets.Features`` for a column spec (imported lazily: datasets is heavy)."""
+    import datasets
+
+    feats = {}
+    for name, kind in columns.items():
+        feats[name] = datasets.Video(decode=decode) if kind == "video" else datasets.Value(kind)
+    return datasets.Features(feats)
