@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -164,3 +169,38 @@ def test_nothing_publishable_gives_an_empty_but_valid_tree(tmp_path):
     out = tmp_path / "OUT"
     assert export_dataset(out, [], ExportConfig(), progress=False) == {}
     assert (out / "README.md").is_file() and not (out / "videos").exists()
+
+
+_EXPORT_SCRIPT = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from export_fixtures import make_records
+from ditto_data.builders.config import ExportConfig
+from ditto_data.exports import export_dataset
+media = {{k: Path(v) for k, v in {media!r}.items()}}
+out = Path(sys.argv[1])
+export_dataset(out, make_records(out, media, Path("/data/in")), ExportConfig(shard_size=1), progress=False)
+"""
+
+
+def test_sigkill_during_export_then_rerun_gives_the_same_files(media, tmp_path):
+    root = Path(__file__).resolve().parents[1]
+    script = tmp_path / "export.py"
+    script.write_text(_EXPORT_SCRIPT.format(tests=str(root / "tests"), media={k: str(v) for k, v in media.items()}))
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    ref, out = tmp_path / "ref", tmp_path / "killed"
+    subprocess.run([sys.executable, str(script), str(ref)], check=True, env=env, capture_output=True)
+    for delay in (0.5, 1.0, 1.5, 2.0, 2.5, 3.0):
+        proc = subprocess.Popen([sys.executable, str(script), str(out)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    from ditto_data import atomic
+
+    atomic.sweep_tmp(out)  # what the runner does first
+    subprocess.run([sys.executable, str(script), str(out)], check=True, env=env, capture_output=True)
+    assert _user_files(out) == _user_files(ref)
+    assert not list(out.rglob("*.tmp-*"))
