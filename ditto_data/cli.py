@@ -47,6 +47,21 @@ def _print_build_summary(result) -> None:
     console.print(t)
 
 
+def _cmd_card(args: argparse.Namespace) -> int:
+    from .cards import CardError, validate_card, write_card
+
+    if not args.out.is_dir():
+        raise NotADirectoryError(f"{args.out} is not a dataset folder")
+    path = write_card(args.out, license=args.license, repo_id=args.repo_id)
+    try:
+        validate_card(path, online=args.online)
+    except CardError as e:
+        console.print(f"[red]invalid card:[/red] {e}")
+        return 1
+    console.print(f"[bold]card:[/bold] {path} (valid)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ditto-data", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -61,6 +76,13 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--address", help="Ray cluster address for --executor ray (default: start a local one)")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
     b.set_defaults(func=_cmd_build)
+
+    c = sub.add_parser("card", help="render and validate a built dataset's README.md (card) and teaser image")
+    c.add_argument("out", type=Path, help="the dataset folder (a build's --out)")
+    c.add_argument("--license", help="Hub license id (default: the build config's export.license, else 'other')")
+    c.add_argument("--repo-id", default="ORG/DATASET", help="Hub repo id named in the download instructions")
+    c.add_argument("--online", action="store_true", help="also validate with the Hub's API (needs network)")
+    c.set_defaults(func=_cmd_card)
     return p
 
 

@@ -18,6 +18,8 @@ TRAINING_METADATA = "training_metadata"
 CAPTIONS = "source_video_captions"
 DIFFSYNTH = "csvs_for_DiffSynth"
 HF_DATA = "data"  # HF data files (one folder per config)
+HF_METADATA = "metadata.parquet"  # videofolder metadata: beside the videos it names (see hf_metadata_path)
+TEASER = "assets/teaser.png"  # the dataset card's image
 STATE = ".ditto"  # ledger, work files, build summary: the builder's private state
 CARD = "README.md"
 
@@ -62,6 +64,21 @@ def diffsynth_csv_path(root: str | Path, category: str) -> Path:
 
 def hf_data_dir(root: str | Path, config: str) -> Path:
     return Path(root) / HF_DATA / config
+
+
+def hf_metadata_path(root: str | Path, config: str) -> Path:
+    """The ``datasets`` videofolder metadata of a config.
+
+    ``datasets`` only resolves a ``*file_name`` inside the metadata file's own folder, so the source
+    rows live in ``videos/source/`` and the triplet rows (all categories, one ``category`` column
+    that each config filters on) in ``videos/``, the one folder above both videos of a triplet.
+    """
+    base = Path(root) / VIDEOS
+    return base / SOURCE / HF_METADATA if config == SOURCE else base / HF_METADATA
+
+
+def teaser_path(root: str | Path) -> Path:
+    return Path(root) / TEASER
 
 
 def state_dir(root: str | Path) -> Path:

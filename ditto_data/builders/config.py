@@ -37,6 +37,7 @@ __all__ = ["BuildConfig", "ConfigError", "ExportConfig", "DEFAULT_PIPELINE", "lo
 class ExportConfig:
     shard_size: int = 1000
     keep_reference_image: bool = False  # add vace_reference_image to the DiffSynth CSVs
+    license: str = "other"  # the card's license id: set it to what the input videos allow
 
     def validate(self) -> None:
         if self.shard_size < 1:

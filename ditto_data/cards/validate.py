@@ -1,0 +1,126 @@
+"""Validate a dataset card offline.
+
+``huggingface_hub.DatasetCard.validate()`` posts the card to the Hub's ``/api/validate-yaml``
+and so needs the network. Offline we check what that endpoint checks for our header: the YAML
+parses with ``DatasetCard.load``, round-trips through ``DatasetCardData``, names a Hub license id
+(``other`` with a ``license_name``), known task and size categories, and ``configs`` that
+``datasets`` accepts (its own ``MetadataConfigs`` check) and whose data files exist beside the card.
+``online=True`` also asks the Hub.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import re
+from pathlib import Path
+
+#: License ids the Hub accepts in a card's ``license`` field.
+HUB_LICENSES = frozenset("""
+apache-2.0 mit openrail bigscience-openrail-m creativeml-openrail-m bigscience-bloom-rail-1.0 bigcode-openrail-m
+afl-3.0 artistic-2.0 bsl-1.0 bsd bsd-2-clause bsd-3-clause bsd-3-clause-clear c-uda cc cc0-1.0 cc-by-2.0
+cc-by-2.5 cc-by-3.0 cc-by-4.0 cc-by-sa-3.0 cc-by-sa-4.0 cc-by-nc-2.0 cc-by-nc-3.0 cc-by-nc-4.0 cc-by-nd-4.0
+cc-by-nc-nd-3.0 cc-by-nc-nd-4.0 cc-by-nc-sa-2.0 cc-by-nc-sa-3.0 cc-by-nc-sa-4.0 cdla-sharing-1.0
+cdla-permissive-1.0 cdla-permissive-2.0 wtfpl ecl-2.0 epl-1.0 epl-2.0 etalab-2.0 eupl-1.1 eupl-1.2 agpl-3.0 gfdl
+gpl gpl-2.0 gpl-3.0 lgpl lgpl-2.1 lgpl-3.0 isc h-research intel-research lppl-1.3c ms-pl apple-ascl apple-amlr
+mpl-2.0 odc-by odbl openrail++ osl-3.0 postgresql ofl-1.1 ncsa unlicense zlib pddl lgpl-lr
+deepfloyd-if-license fair-noncommercial-research-license llama2 llama3 llama3.1 llama3.2 llama3.3 llama4 gemma
+unknown other
+""".split())
+
+#: Hub task categories a video dataset card may name.
+VIDEO_TASKS = frozenset("""
+video-to-video text-to-video image-to-video video-classification video-text-to-text visual-question-answering
+image-to-image text-to-image image-to-text image-feature-extraction other
+""".split())
+
+_LICENSE_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]*$")
+
+
+class CardError(ValueError):
+    """A card that the Hub (or ``datasets``) would not accept; the message lists every problem."""
+
+
+def card_problems(path: str | Path) -> list[str]:
+    """Every problem of the card at ``path`` (a README.md), checked offline; empty when valid."""
+    from datasets.utils.metadata import MetadataConfigs
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    path = Path(path)
+    try:
+        card = DatasetCard.load(path)
+    except Exception as e:  # noqa: BLE001 - the card's YAML, whatever is wrong with it
+        return [f"{path}: YAML header does not parse: {e}"]
+    data = card.data.to_dict()
+    problems = []
+    try:
+        DatasetCardData(**data)
+    except Exception as e:  # noqa: BLE001
+        problems.append(f"metadata does not round-trip through DatasetCardData: {e}")
+
+    licenses = data.get("license")
+    licenses = [licenses] if isinstance(licenses, str) else licenses or []
+    if not licenses:
+        problems.append("license: missing")
+    for lic in licenses:
+        if lic not in HUB_LICENSES:
+            problems.append(f"license: {lic!r} is not a Hub license id")
+    if "other" in licenses and not _LICENSE_NAME.match(str(data.get("license_name", ""))):
+        problems.append("license_name: required (lowercase, digits, '-' and '.') when license is 'other'")
+
+    for task in _as_list(data.get("task_categories")):
+        if task not in VIDEO_TASKS:
+            problems.append(f"task_categories: {task!r} is not a known Hub task")
+    if not data.get("task_categories"):
+        problems.append("task_categories: missing")
+    sizes = _size_categories()
+    for size in _as_list(data.get("size_categories")):
+        if size not in sizes:
+            problems.append(f"size_categories: {size!r} is not one of {', '.join(sizes)}")
+
+    configs = data.get("configs") or []
+    try:
+        MetadataConfigs.from_dataset_card_data(card.data)
+    except Exception as e:  # noqa: BLE001
+        problems.append(f"configs: datasets rejects them: {e}")
+    names = [c.get("config_name") for c in configs if isinstance(c, dict)]
+    if len(set(names)) != len(names):
+        problems.append(f"configs: duplicate config_name in {names}")
+    if sum(bool(c.get("default")) for c in configs if isinstance(c, dict)) > 1:
+        problems.append("configs: more than one default")
+    for c in configs:
+        if isinstance(c, dict):
+            problems.extend(_missing_data_files(path.parent, c))
+    return problems
+
+
+def validate_card(path: str | Path, online: bool = False) -> None:
+    """Raise :class:`CardError` listing every problem of the card; ``online`` also asks the Hub."""
+    problems = card_problems(path)
+    if problems:
+        raise CardError(f"{path}: " + "; ".join(problems))
+    if online:
+        from huggingface_hub import DatasetCard
+
+        DatasetCard.load(path).validate()
+
+
+def _as_list(v) -> list:
+    return [v] if isinstance(v, str) else list(v or [])
+
+
+def _size_categories() -> list[str]:
+    import datasets.utils
+
+    res = Path(datasets.utils.__file__).with_name("resources") / "size_categories.json"
+    return json.loads(res.read_text())
+
+
+def _missing_data_files(root: Path, config: dict) -> list[str]:
+    name = config.get("config_name")
+    files = config.get("data_files")
+    patterns: list[str] = []
+    for item in _as_list(files):
+        patterns.extend(_as_list(item.get("path")) if isinstance(item, dict) else [item])
+    return [f"configs[{name}]: data_files pattern {p!r} matches no file"
+            for p in patterns if not glob.glob(str(root / p))]

@@ -1,0 +1,100 @@
+"""HF data files: what makes stock ``datasets.load_dataset(OUT, "<config>")`` decode both videos.
+
+datasets' videofolder builder reads a ``metadata.parquet`` and turns every ``<col>_file_name``
+column into a ``Video`` column ``<col>`` (``file_name`` into ``video``), resolving each path
+inside the metadata file's own folder (it refuses ``..``). So the triplet metadata sits in
+``videos/`` (the one folder above a source and its edit), with all categories in one file and a
+``category`` column that each config selects with the builder's ``filters`` option; the source
+metadata sits in ``videos/source/``. Parquet keeps the column types of ``schema`` exactly.
+Each config lists the mp4s it reads too: the videofolder module is inferred from them, and a
+non-streaming load from the Hub downloads them.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .. import atomic, layout
+from ..schema import CATEGORIES, EDIT_COLUMNS, SOURCE, SOURCE_COLUMNS
+from .plan import EditRow, ExportPlan, SourceRow
+
+SPLIT = "train"
+_ARROW = {"string": pa.string(), "int32": pa.int32(), "int64": pa.int64(), "float32": pa.float32(),
+          "float64": pa.float64(), "bool": pa.bool_()}  # fmt: skip
+
+
+def metadata_column(name: str, kind: str) -> str:
+    """The metadata column that becomes dataset column ``name``."""
+    if kind != "video":
+        return name
+    return "file_name" if name == "video" else f"{name}_file_name"
+
+
+def _schema(columns: dict[str, str]) -> pa.Schema:
+    return pa.schema([(metadata_column(n, k), _ARROW["string" if k == "video" else k]) for n, k in columns.items()])
+
+
+def _source_row(s: SourceRow) -> dict[str, Any]:
+    return {"id": s.id, "caption": s.caption, "file_name": s.caption_path, "path": s.relpath,
+            "num_frames": s.facts.num_frames, "fps": s.facts.fps, "width": s.facts.width, "height": s.facts.height}
+
+
+def _edit_row(e: EditRow) -> dict[str, Any]:
+    return {"id": e.id, "source_id": e.source.id, "category": e.category, "instruction": e.instruction,
+            "caption": e.caption, "source_video_file_name": e.source.relpath, "edited_video_file_name": e.relpath,
+            "source_path": e.source.relpath, "edited_path": e.relpath}
+
+
+def _parquet_bytes(rows: list[dict[str, Any]], schema: pa.Schema) -> bytes:
+    missing = set(schema.names) ^ (set(rows[0]) if rows else set(schema.names))
+    if missing:
+        raise RuntimeError(f"HF metadata columns out of step with schema.py: {sorted(missing)}")
+    buf = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), buf)
+    return buf.getvalue()
+
+
+def write_hf_metadata(root, plan: ExportPlan) -> set[str]:
+    """Write the metadata files of every config with rows; returns their paths relative to ``root``."""
+    written = set()
+    if plan.sources:
+        p = layout.hf_metadata_path(root, SOURCE)
+        atomic.write_bytes(p, _parquet_bytes([_source_row(s) for s in plan.sources], _schema(SOURCE_COLUMNS)))
+        written.add(p.relative_to(root).as_posix())
+    edits = plan.all_edits()
+    if edits:
+        p = layout.hf_metadata_path(root, CATEGORIES[0])
+        atomic.write_bytes(p, _parquet_bytes([_edit_row(e) for e in edits], _schema(EDIT_COLUMNS)))
+        written.add(p.relative_to(root).as_posix())
+    return written
+
+
+def hf_configs(counts: dict[str, int]) -> list[dict[str, Any]]:
+    """The README ``configs:`` entries for the configs with rows.
+
+    The default (what ``load_dataset(OUT)`` loads) is the triplet config with the most rows.
+    """
+    v = layout.VIDEOS
+    meta_edit = f"{v}/{layout.HF_METADATA}"
+    meta_src = f"{v}/{SOURCE}/{layout.HF_METADATA}"
+    configs: list[dict[str, Any]] = []
+    for cat in CATEGORIES:
+        if counts.get(cat):
+            configs.append({
+                "config_name": cat,
+                "data_files": [{"split": SPLIT, "path": [meta_edit, f"{v}/{SOURCE}/*/*.mp4", f"{v}/{cat}/*/*.mp4"]}],
+                "filters": [["category", "==", cat]],
+            })  # fmt: skip
+    if counts.get(SOURCE):
+        configs.append({"config_name": SOURCE,
+                        "data_files": [{"split": SPLIT, "path": [meta_src, f"{v}/{SOURCE}/*/*.mp4"]}]})
+    if configs:
+        i = max(range(len(configs)), key=lambda j: (configs[j]["config_name"] != SOURCE,
+                                                    counts[configs[j]["config_name"]], -j))
+        configs[i] = {"config_name": configs[i]["config_name"], "default": True,
+                      **{k: val for k, val in configs[i].items() if k != "config_name"}}
+    return configs
