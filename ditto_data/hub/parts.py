@@ -14,11 +14,13 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import HubError
+
 PART_RE = re.compile(r"^(?P<name>.+)\.tar\.gz\.(?P<nn>\d+)$")
 _CHUNK = 1 << 20
 
 
-class ArchiveError(Exception):
+class ArchiveError(HubError):
     """A split archive is incomplete or damaged; the message names the part and what failed."""
 
 
