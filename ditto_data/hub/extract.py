@@ -49,6 +49,7 @@ class ArchiveResult:
     reused: int = 0  # files already complete on disk from an interrupted run
     bytes: int = 0
     refused: list[Refused] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list, repr=False)  # files this run wrote
 
 
 @dataclass
@@ -159,8 +160,16 @@ def extract_archive(a: SplitArchive, vdir: Path, *, progress: bool = True) -> Ar
                     res.refused.append(Refused(member.name, reason))
                 bar.n = stream.compressed_read
                 bar.refresh()
+    except ArchiveError as e:
+        if e.damaged:
+            _remove(res.written)
+            raise ArchiveError(f"{e} ({len(res.written)} files extracted from it were removed: they may hold "
+                               f"the damaged bytes)", damaged=True) from None
+        raise
     except tarfile.TarError as e:
-        raise ArchiveError(f"{stream.current_part}: tar error ({e}): the archive is damaged") from None
+        _remove(res.written)
+        raise ArchiveError(f"{stream.current_part}: tar error ({e}): the archive is damaged ("
+                           f"{len(res.written)} files extracted from it were removed)", damaged=True) from None
     finally:
         bar.close()
         stream.close()
@@ -170,6 +179,11 @@ def extract_archive(a: SplitArchive, vdir: Path, *, progress: bool = True) -> Ar
     log.info("%s: %d files extracted, %d already there, %d refused", a.name, res.files, res.reused,
              len(res.refused))
     return res
+
+
+def _remove(paths: list[Path]) -> None:
+    for p in paths:
+        p.unlink(missing_ok=True)
 
 
 def _inside(path: str, root: str) -> bool:
@@ -235,6 +249,7 @@ def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, r
                 os.utime(tmp, (member.mtime, member.mtime))
         res.files += 1
         res.bytes += member.size
+        res.written.append(dest)
         return None
     if member.issym():
         link_dest = os.path.realpath(dest.parent / member.linkname)

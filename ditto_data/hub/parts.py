@@ -21,7 +21,15 @@ _CHUNK = 1 << 20
 
 
 class ArchiveError(HubError):
-    """A split archive is incomplete or damaged; the message names the part and what failed."""
+    """A split archive is incomplete or damaged; the message names the part and what failed.
+
+    ``damaged`` is True when bad bytes were inflated (gzip data or checksum error): data already
+    extracted from the archive may be wrong. It is False for missing or truncated parts.
+    """
+
+    def __init__(self, message: str, damaged: bool = False) -> None:
+        super().__init__(message)
+        self.damaged = damaged
 
 
 @dataclass(frozen=True)
@@ -141,14 +149,21 @@ class GunzipParts(io.RawIOBase):
                 if data.strip(b"\0") == b"":
                     return
                 if not data.startswith(b"\x1f\x8b") and len(data) >= 2:
-                    raise ArchiveError(f"{self.current_part}: not gzip data (bad magic bytes)")
+                    raise ArchiveError(f"{self.current_part}: not gzip data (bad magic bytes)", damaged=True)
                 self._inflate = zlib.decompressobj(wbits=31)
                 self._in_member = True
             try:
                 self._pending = self._pending[self._pos:] + self._inflate.decompress(data)
                 self._pos = 0
             except zlib.error as e:
-                raise ArchiveError(f"{self.current_part}: gzip error ({e}): the part is damaged") from None
+                if "incorrect data check" in str(e) or "incorrect length check" in str(e):
+                    # gzip's CRC sits at the end of the stream: it cannot tell which part was damaged.
+                    raise ArchiveError(
+                        f"{self.current_part}: gzip checksum mismatch at the end of the stream ({e}): one of the "
+                        f"parts {self._parts[0].name} .. {self._parts[-1].name} is damaged; fetch them again",
+                        damaged=True) from None
+                raise ArchiveError(f"{self.current_part}: gzip error ({e}): this part is damaged",
+                                   damaged=True) from None
             if self._inflate.eof:
                 self._in_member = False
                 data = self._inflate.unused_data
