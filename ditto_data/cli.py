@@ -62,6 +62,125 @@ def _cmd_card(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- hub: download / extract / pack / publish (ditto_data.hub) --------------------------------
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return str(n)
+
+
+def _hub_errors(fn):
+    """Show the hub's errors (bad part, bad card, HTTP errors) as one clear line, exit status 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        from huggingface_hub.errors import HfHubHTTPError
+
+        from .hub import HubError
+
+        try:
+            return fn(args)
+        except (HubError, HfHubHTTPError, ValueError) as e:
+            console.print(f"[red]error:[/red] {e}", markup=True, highlight=False)
+            return 1
+
+    return run
+
+
+@_hub_errors
+def _cmd_download(args: argparse.Namespace) -> int:
+    from .hub import download, extract, plan_download
+
+    kw = dict(presets=args.preset, include=args.include, exclude=args.exclude, revision=args.revision)
+    if args.dry_run:
+        plan = plan_download(args.repo_id, args.out, **kw)
+        t = Table(title=f"{plan.repo_id}@{plan.revision} ({(plan.commit or '')[:12]})")
+        t.add_column("file")
+        t.add_column("size", justify="right")
+        t.add_column("status")
+        for f in plan.files:
+            t.add_row(f.path, _size(f.size), "present" if f.present else "to fetch")
+        console.print(t)
+        console.print(f"{len(plan.files)} files, {_size(plan.total_bytes)} in total, "
+                      f"{_size(plan.to_fetch_bytes)} to fetch into {args.out}")
+        return 0
+    path = download(args.repo_id, args.out, **kw, max_workers=args.max_workers, progress=not args.quiet)
+    console.print(f"[bold]downloaded:[/bold] {path}")
+    if args.extract:
+        if (path / "videos").is_dir():
+            _print_extract(extract(path, progress=not args.quiet))
+        else:
+            console.print("nothing to extract: no videos/ folder was downloaded")
+    return 0
+
+
+def _print_extract(report) -> int:
+    t = Table(title=f"extracted into {report.videos_dir}")
+    for c in ("archive", "status", "files", "reused", "refused"):
+        t.add_column(c, justify="left" if c in ("archive", "status") else "right")
+    for a in report.archives:
+        t.add_row(a.name, a.status, str(a.files), str(a.reused), str(len(a.refused)))
+    console.print(t)
+    for folder in report.repaired:
+        console.print(f"repaired doubled layout: videos/{folder}/{folder}/ moved up to videos/{folder}/")
+    for c in report.conflicts:
+        console.print(f"[yellow]left in place (differs from the file above it):[/yellow] {c}")
+    for r in report.refused:
+        console.print(f"[red]refused:[/red] {r.member!r}: {r.reason}", highlight=False)
+    return 1 if report.refused else 0
+
+
+@_hub_errors
+def _cmd_extract(args: argparse.Namespace) -> int:
+    from .hub import extract
+
+    report = extract(args.dir, names=args.only, repair_layout=not args.no_repair, delete_parts=args.delete_parts,
+                     progress=not args.quiet)
+    return _print_extract(report)
+
+
+@_hub_errors
+def _cmd_pack(args: argparse.Namespace) -> int:
+    from .hub import pack
+
+    results = pack(args.out, args.part_size, folders=args.folder, compresslevel=args.level, progress=not args.quiet)
+    t = Table(title=f"split archives in {args.out / 'videos'}")
+    for c in ("folder", "status", "files", "parts", "size"):
+        t.add_column(c, justify="left" if c in ("folder", "status") else "right")
+    for r in results:
+        t.add_row(r.folder, r.status, str(r.files), str(len(r.parts)), _size(r.bytes))
+    console.print(t)
+    return 0
+
+
+@_hub_errors
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from .hub import plan_publish, publish, validate_card
+
+    if args.dry_run:
+        plan = plan_publish(args.out, include_loose_videos=args.include_loose_videos, ignore=args.exclude)
+        validate_card(plan.folder)
+        t = Table(title=f"would upload to {args.repo_id}")
+        t.add_column("file")
+        t.add_column("size", justify="right")
+        for f in plan.files:
+            t.add_row(f.path, _size(f.size))
+        console.print(t)
+        console.print(f"{len(plan.files)} files, {_size(plan.total_bytes)}; "
+                      f"{len(plan.left_out)} loose videos left out (published as split archives)")
+        return 0
+    res = publish(args.out, args.repo_id, revision=args.revision, private=args.private or None,
+                  include_loose_videos=args.include_loose_videos, ignore=args.exclude, commit_message=args.message)
+    console.print(f"[bold]published:[/bold] {res.repo_url}  {len(res.sent)} files sent in {res.commits} commit(s), "
+                  f"{res.unchanged} already there")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ditto-data", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -83,6 +202,50 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--repo-id", default="ORG/DATASET", help="Hub repo id named in the download instructions")
     c.add_argument("--online", action="store_true", help="also validate with the Hub's API (needs network)")
     c.set_defaults(func=_cmd_card)
+
+    from .hub.presets import PRESETS
+
+    d = sub.add_parser("download", help="download a dataset repo, or a subset of it, from the Hub")
+    d.add_argument("repo_id", help="dataset repo, e.g. QingyanBai/Ditto-1M")
+    d.add_argument("--out", required=True, type=Path, help="local folder (re-running resumes)")
+    d.add_argument("--preset", action="append", default=[], choices=list(PRESETS), metavar="NAME",
+                   help="subset to fetch, repeatable: " + "; ".join(f"{k}: {v.description}" for k, v in PRESETS.items()))
+    d.add_argument("--include", action="append", default=[], metavar="PATTERN", help="also fetch files matching")
+    d.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="skip files matching")
+    d.add_argument("--revision", help="branch, tag or commit (default: main)")
+    d.add_argument("--dry-run", action="store_true", help="list the files and total size, fetch nothing")
+    d.add_argument("--extract", action="store_true", help="extract the split archives after downloading")
+    d.add_argument("--max-workers", type=int, default=8, help="parallel file downloads (default: 8)")
+    d.add_argument("--quiet", action="store_true", help="no progress bars")
+    d.set_defaults(func=_cmd_download)
+
+    e = sub.add_parser("extract", help="extract <name>.tar.gz.NN split archives into DIR/videos")
+    e.add_argument("dir", type=Path, help="dataset folder (or its videos/ folder)")
+    e.add_argument("--only", action="append", metavar="NAME", help="extract only this archive (repeatable)")
+    e.add_argument("--no-repair", action="store_true", help="leave videos/<x>/<x>/ folders as they are")
+    e.add_argument("--delete-parts", action="store_true", help="delete each archive's parts once it is extracted")
+    e.add_argument("--quiet", action="store_true", help="no progress bars")
+    e.set_defaults(func=_cmd_extract)
+
+    k = sub.add_parser("pack", help="write a built dataset's video folders as Ditto-1M split archives")
+    k.add_argument("out", type=Path, help="dataset folder")
+    k.add_argument("--part-size", default="2GB", help="size of each part, e.g. 2GB, 500MB, 1GiB (default: 2GB)")
+    k.add_argument("--folder", action="append", metavar="NAME", help="pack only videos/NAME (repeatable)")
+    k.add_argument("--level", type=int, default=1, help="gzip level (default 1: videos hardly compress)")
+    k.add_argument("--quiet", action="store_true", help="no progress bars")
+    k.set_defaults(func=_cmd_pack)
+
+    u = sub.add_parser("publish", help="upload a dataset folder to a Hub dataset repo (resumable)")
+    u.add_argument("out", type=Path, help="dataset folder")
+    u.add_argument("--repo-id", required=True, help="dataset repo to create or update, e.g. me/my-ditto")
+    u.add_argument("--revision", help="branch to commit to (default: main)")
+    u.add_argument("--private", action="store_true", help="create the repo private")
+    u.add_argument("--include-loose-videos", action="store_true",
+                   help="also upload videos/<folder>/ files of folders that have split archives")
+    u.add_argument("--exclude", action="append", default=[], metavar="PATTERN", help="do not upload files matching")
+    u.add_argument("--message", default="Upload dataset with ditto-data", help="commit message")
+    u.add_argument("--dry-run", action="store_true", help="list what would be uploaded, upload nothing")
+    u.set_defaults(func=_cmd_publish)
     return p
 
 

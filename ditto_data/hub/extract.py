@@ -1,0 +1,315 @@
+"""Extract Ditto-1M split archives into ``videos/`` safely, resumably, with no merged file.
+
+Why each rule:
+- members are checked *before* anything is written: absolute paths, ``..``, links that resolve
+  outside the target and device/fifo entries are refused (listed in the result, never written);
+  Python's ``tarfile.data_filter`` is applied as a second opinion;
+- every file is written to a temporary name and renamed (``ditto_data.atomic``), so an
+  interrupted run leaves no half-written video under a final name;
+- a marker ``videos/.extracted/<name>.json`` (the parts' names and sizes) is written last, so a
+  rerun skips finished archives and redoes an unfinished one (keeping files it already wrote);
+- members start with ``<category>/``, so they are extracted into ``videos/``; the doubled
+  ``videos/<category>/<category>/`` layout users get from extracting inside the category folder
+  is repaired by moving its contents up one level.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import posixpath
+import shutil
+import tarfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .. import atomic
+from ..layout import VIDEOS
+from .parts import ArchiveError, GunzipParts, SplitArchive, find_split_archives
+
+log = logging.getLogger(__name__)
+
+MARKERS = ".extracted"  # under videos/: one JSON per finished archive
+
+
+@dataclass
+class Refused:
+    member: str
+    reason: str
+
+
+@dataclass
+class ArchiveResult:
+    name: str
+    status: str  # "extracted" | "skipped" (finished before)
+    files: int = 0
+    reused: int = 0  # files already complete on disk from an interrupted run
+    bytes: int = 0
+    refused: list[Refused] = field(default_factory=list)
+    written: list[Path] = field(default_factory=list, repr=False)  # files this run wrote
+
+
+@dataclass
+class ExtractReport:
+    videos_dir: Path
+    archives: list[ArchiveResult] = field(default_factory=list)
+    repaired: list[str] = field(default_factory=list)  # folders whose doubled layout was moved up
+    conflicts: list[str] = field(default_factory=list)  # doubled-layout files left where they are
+
+    @property
+    def refused(self) -> list[Refused]:
+        return [r for a in self.archives for r in a.refused]
+
+
+def videos_dir_of(root: str | Path) -> Path:
+    """``root/videos`` for a dataset folder, or ``root`` itself when it is the videos folder."""
+    root = Path(root)
+    if (root / VIDEOS).is_dir():
+        return root / VIDEOS
+    if root.name == VIDEOS and root.is_dir():
+        return root
+    if not root.exists():
+        raise FileNotFoundError(f"{root}: no such folder")
+    raise NotADirectoryError(f"{root}: has no {VIDEOS}/ folder (give the dataset folder or its {VIDEOS}/ folder)")
+
+
+def extract(root: str | Path, *, names: list[str] | None = None, repair_layout: bool = True,
+            delete_parts: bool = False, progress: bool = True) -> ExtractReport:
+    """Extract every split archive under ``root/videos`` (or only ``names``) into ``root/videos``.
+
+    Raises :class:`ArchiveError` naming the bad part when an archive is incomplete or damaged;
+    archives extracted before it keep their done marker, so a rerun goes on from there.
+    """
+    vdir = videos_dir_of(root)
+    report = ExtractReport(vdir)
+    if repair_layout:
+        report.repaired, report.conflicts = repair_doubled_layout(vdir)
+    archives = find_split_archives(vdir)
+    if names:
+        unknown = sorted(set(names) - {a.name for a in archives})
+        if unknown:
+            raise FileNotFoundError(f"{vdir}: no split archive named {', '.join(unknown)} "
+                                    f"(found: {', '.join(a.name for a in archives) or 'none'})")
+        archives = [a for a in archives if a.name in names]
+    for a in archives:
+        a.check()  # fail on gaps before writing anything
+    if any(not is_extracted(a, vdir) for a in archives):
+        n = atomic.sweep_tmp(vdir)  # temporary files a killed run left behind
+        if n:
+            log.info("removed %d temporary files left by an interrupted run", n)
+    for a in archives:
+        res = extract_archive(a, vdir, progress=progress)
+        report.archives.append(res)
+        if delete_parts:
+            for p in a.parts:
+                p.unlink(missing_ok=True)
+    for name, status in _finished_without_parts(vdir, {a.name for a in archives}, names):
+        report.archives.append(ArchiveResult(name, status))
+    return report
+
+
+def _marker(vdir: Path, name: str) -> Path:
+    return vdir / MARKERS / f"{name}.json"
+
+
+def _parts_fingerprint(a: SplitArchive) -> list[list]:
+    return [[p.name, p.stat().st_size] for p in a.parts]
+
+
+def _finished_without_parts(vdir: Path, seen: set[str], names: list[str] | None):
+    """Archives extracted earlier whose parts were deleted afterwards: report them as skipped."""
+    mdir = vdir / MARKERS
+    if not mdir.is_dir():
+        return
+    for m in sorted(mdir.glob("*.json")):
+        if m.stem not in seen and (not names or m.stem in names):
+            yield m.stem, "skipped"
+
+
+def is_extracted(a: SplitArchive, vdir: Path) -> bool:
+    m = _marker(vdir, a.name)
+    if not m.is_file():
+        return False
+    try:
+        return json.loads(m.read_text())["parts"] == _parts_fingerprint(a)
+    except (ValueError, KeyError):
+        return False
+
+
+def extract_archive(a: SplitArchive, vdir: Path, *, progress: bool = True) -> ArchiveResult:
+    """Stream ``a``'s parts through gunzip and tar into ``vdir``; skip it if already finished."""
+    if is_extracted(a, vdir):
+        log.info("%s: already extracted, skipping", a.name)
+        return ArchiveResult(a.name, "skipped")
+    a.check()
+    res = ArchiveResult(a.name, "extracted")
+    target = vdir.resolve()
+    stream = GunzipParts(a.parts)
+    bar = tqdm(total=a.size, unit="B", unit_scale=True, desc=f"extract {a.name}", disable=not progress)
+    try:
+        with tarfile.open(fileobj=stream, mode="r|") as tar:
+            for member in tar:
+                reason = check_member(member, target)
+                if reason is None:
+                    reason = _write_member(tar, member, target, res)
+                if reason is not None:
+                    log.warning("%s: refused member %r: %s", a.name, member.name, reason)
+                    res.refused.append(Refused(member.name, reason))
+                bar.n = stream.compressed_read
+                bar.refresh()
+    except ArchiveError as e:
+        if e.damaged:
+            _remove(res.written)
+            raise ArchiveError(f"{e} ({len(res.written)} files extracted from it were removed: they may hold "
+                               f"the damaged bytes)", damaged=True) from None
+        raise
+    except tarfile.TarError as e:
+        _remove(res.written)
+        raise ArchiveError(f"{stream.current_part}: tar error ({e}): the archive is damaged ("
+                           f"{len(res.written)} files extracted from it were removed)", damaged=True) from None
+    finally:
+        bar.close()
+        stream.close()
+    atomic.write_json(_marker(vdir, a.name), {
+        "parts": _parts_fingerprint(a), "files": res.files + res.reused,
+        "refused": [[r.member, r.reason] for r in res.refused]})
+    log.info("%s: %d files extracted, %d already there, %d refused", a.name, res.files, res.reused,
+             len(res.refused))
+    return res
+
+
+def _remove(paths: list[Path]) -> None:
+    for p in paths:
+        p.unlink(missing_ok=True)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def check_member(member: tarfile.TarInfo, target: Path) -> str | None:
+    """Why ``member`` must not be extracted into ``target``, or None when it is safe.
+
+    Our own rules first, then ``tarfile.data_filter`` (Python's "data" filter) as a second check.
+    """
+    name = member.name
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return "absolute path"
+    if ".." in name.replace("\\", "/").split("/"):
+        return "path contains '..'"
+    if member.isdev() or member.isfifo():
+        return "device or fifo entry"
+    if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+        return f"unsupported entry type {member.type!r}"
+    root = str(target)
+    if member.issym():
+        if member.linkname.startswith("/"):
+            return f"symlink to absolute path {member.linkname!r}"
+        dest = posixpath.normpath(posixpath.join(posixpath.dirname(name), member.linkname))
+        if dest == ".." or dest.startswith("../"):
+            return f"symlink points outside the target ({member.linkname!r})"
+    if member.islnk():
+        dest = posixpath.normpath(member.linkname)
+        if member.linkname.startswith("/") or dest == ".." or dest.startswith("../"):
+            return f"hard link points outside the target ({member.linkname!r})"
+    if hasattr(tarfile, "data_filter"):
+        try:
+            tarfile.data_filter(member, root)
+        except tarfile.FilterError as e:
+            return f"refused by tarfile's data filter: {e}"
+    return None
+
+
+def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, res: ArchiveResult) -> str | None:
+    rel = posixpath.normpath(member.name)
+    if rel in (".", ""):
+        return None
+    dest = target / rel
+    root = str(target)
+    # Links already on disk (from this archive or a user's) must not redirect a write outside.
+    if not _inside(os.path.realpath(dest.parent), root):
+        return "parent folder resolves outside the target (through a symlink)"
+    if member.isdir():
+        dest.mkdir(parents=True, exist_ok=True)
+        return None
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if member.isreg():
+        if dest.is_file() and not dest.is_symlink() and dest.stat().st_size == member.size:
+            res.reused += 1  # written whole (atomically) by an interrupted run
+            return None
+        src = tar.extractfile(member)
+        with atomic.atomic_path(dest) as tmp:
+            with open(tmp, "wb") as f:
+                shutil.copyfileobj(src, f, 1 << 20)
+            os.chmod(tmp, 0o755 if member.mode & 0o100 else 0o644)
+            if member.mtime > 0:
+                os.utime(tmp, (member.mtime, member.mtime))
+        res.files += 1
+        res.bytes += member.size
+        res.written.append(dest)
+        return None
+    if member.issym():
+        link_dest = os.path.realpath(dest.parent / member.linkname)
+        if not _inside(link_dest, root):
+            return f"symlink points outside the target ({member.linkname!r})"
+        tmp = dest.with_name(f".{dest.name}{atomic.TMP_MARK}link")
+        if tmp.is_symlink() or tmp.exists():
+            tmp.unlink()
+        os.symlink(member.linkname, tmp)
+        os.replace(tmp, dest)
+        res.files += 1
+        return None
+    # hard link: its target is an earlier member, already extracted under target
+    src = target / posixpath.normpath(member.linkname)
+    if not src.is_file() or not _inside(os.path.realpath(src), root):
+        return f"hard link to {member.linkname!r}, which is not an extracted file"
+    atomic.link_or_copy(src, dest)
+    res.files += 1
+    return None
+
+
+def repair_doubled_layout(vdir: Path) -> tuple[list[str], list[str]]:
+    """Move ``videos/<x>/<x>/*`` up to ``videos/<x>/``; returns (repaired folders, conflicts left).
+
+    A file present in both places with the same size is a duplicate and the doubled copy is
+    dropped; a different file is left in the doubled folder and reported.
+    """
+    repaired: list[str] = []
+    conflicts: list[str] = []
+    for d in sorted(p for p in vdir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        inner = d / d.name
+        if not inner.is_dir() or inner.is_symlink():
+            continue
+        # Rename first so an inner entry named like the folder cannot collide with the folder itself.
+        staging = d / f".{d.name}.repair"
+        if staging.exists():
+            _merge_into(inner, staging, conflicts)
+        else:
+            os.replace(inner, staging)
+        _merge_into(staging, d, conflicts)
+        if staging.exists():
+            os.replace(staging, inner)  # conflicts remain where the user had them
+        repaired.append(d.name)
+        log.info("repaired doubled layout %s/%s/ -> %s/", d.name, d.name, d.name)
+    return repaired, conflicts
+
+
+def _merge_into(src: Path, dst: Path, conflicts: list[str]) -> None:
+    for entry in sorted(src.iterdir()):
+        to = dst / entry.name
+        if not to.exists() and not to.is_symlink():
+            os.replace(entry, to)
+        elif entry.is_dir() and not entry.is_symlink() and to.is_dir() and not to.is_symlink():
+            _merge_into(entry, to, conflicts)
+        elif entry.is_file() and to.is_file() and entry.stat().st_size == to.stat().st_size:
+            entry.unlink()
+        else:
+            conflicts.append(str(entry))
+            log.warning("doubled layout: %s differs from %s; left in place", entry, to)
+    try:
+        src.rmdir()
+    except OSError:
+        pass
