@@ -181,6 +181,28 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export_webdataset(args: argparse.Namespace) -> int:
+    from .exports.webdataset import write_webdataset
+
+    shards = write_webdataset(args.dataset, args.out, config=args.config, shard_size=args.shard_size,
+                              max_samples=args.max_samples, progress=not args.quiet)
+    console.print(f"[bold]webdataset:[/bold] {len(shards)} shard(s) in {args.out.resolve()}")
+    return 0
+
+
+def _add_export(sub) -> None:
+    e = sub.add_parser("export", help="export a built dataset to another format")
+    esub = e.add_subparsers(dest="format", required=True)
+    w = esub.add_parser("webdataset", help="tar shards of (source.mp4, edited.mp4, json) for streaming")
+    w.add_argument("out", type=Path, help="folder for shard-NNNNNN.tar and shards.json")
+    w.add_argument("--dataset", type=Path, default=Path("."), help="dataset folder (default: current folder)")
+    w.add_argument("--config", default="global_style", help="training_metadata config (default: global_style)")
+    w.add_argument("--shard-size", default="1GB", help="close a shard at this size (default: 1GB)")
+    w.add_argument("--max-samples", type=int, help="or at this many samples")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    w.set_defaults(func=_cmd_export_webdataset)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ditto-data", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -246,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--message", default="Upload dataset with ditto-data", help="commit message")
     u.add_argument("--dry-run", action="store_true", help="list what would be uploaded, upload nothing")
     u.set_defaults(func=_cmd_publish)
+    _add_export(sub)
     return p
 
 
@@ -260,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         console.print(f"[red]bad config:[/red] {e}")
         return 2
-    except (FileNotFoundError, NotADirectoryError) as e:
+    except (FileNotFoundError, NotADirectoryError, ValueError) as e:
         console.print(f"[red]error:[/red] {e}")
         return 2
 

@@ -1,0 +1,38 @@
+"""Loading Ditto-style datasets: ``load`` (``datasets`` objects), aligned clip datasets for PyTorch,
+streaming with resume, WebDataset shards and the modality curriculum.
+
+Names are imported lazily, so ``import ditto_data.loaders`` does not pull in torch or datasets.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "load": ".hf",
+    "resolve_root": ".hf",
+    "DatasetReadError": ".tree",
+    "read_triplets": ".tree",
+    "read_sources": ".tree",
+    "list_configs": ".tree",
+    "ClipSampler": ".sampling",
+    "ClipTooShort": ".sampling",
+    "resize_crop": ".sampling",
+    "ModalityCurriculum": ".curriculum",
+    "SampleReader": ".decode",
+    "SampleError": ".decode",
+    "TripletClipDataset": ".clips",
+    "diffsynth": ".clips",
+    "StreamingTripletDataset": ".streaming",
+    "StatefulLoader": ".streaming",
+    "expand_urls": ".wds",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,211 @@
+"""Turn one triplet row into a training sample: aligned frames from every stream, resized, typed.
+
+A row's video fields are paths or the mp4 bytes themselves (WebDataset). Source and edited are
+decoded at the same indices; the edited reference keyframe (frame 0, or the dataset's PNG) and the
+depth video come along where wanted and present.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import multiprocessing as mp
+import os
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .curriculum import ModalityCurriculum
+from .sampling import ClipSampler, check_size, resize_crop, to_float
+
+log = logging.getLogger(__name__)
+
+Source = str | os.PathLike | bytes
+
+
+class SampleError(Exception):
+    """One sample cannot be read; ``file`` names the culprit (a path or a WebDataset member)."""
+
+    def __init__(self, file: str, message: str):
+        super().__init__(f"{file}: {message}")
+        self.file = file
+
+
+def _name(src: Source, label: str) -> str:
+    return label if isinstance(src, bytes) else str(src)
+
+
+def open_video(src: Source, label: str = "video"):
+    """A :class:`ditto_data.video.VideoDecoder` on a path, or on mp4 bytes (spilled to a temp file
+    only if the decoder will not take a file-like object)."""
+    from ..video import VideoDecoder
+
+    if not isinstance(src, bytes):
+        if not Path(src).is_file():
+            raise SampleError(str(src), "file not found")
+        return VideoDecoder(src)
+    try:
+        return VideoDecoder(io.BytesIO(src))
+    except TypeError:
+        fd, tmp = tempfile.mkstemp(suffix=".mp4", prefix="ditto-wds-")
+        with os.fdopen(fd, "wb") as f:
+            f.write(src)
+        try:
+            return VideoDecoder(tmp)
+        finally:
+            os.unlink(tmp)  # the decoder holds the file open (POSIX keeps it alive)
+
+
+def read_image(src: Source) -> torch.Tensor:
+    """A PNG/JPEG (path or bytes) -> [3,H,W] uint8."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(src) if isinstance(src, bytes) else src) as im:
+        arr = np.asarray(im.convert("RGB"))
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+
+
+class SkipCounter:
+    """Bad samples: one warning per file per process, and a count shared with DataLoader workers."""
+
+    def __init__(self) -> None:
+        self._count = mp.Value("q", 0)
+        self.warned: set[str] = set()
+
+    def count(self) -> None:
+        with self._count.get_lock():
+            self._count.value += 1
+
+    def __call__(self, err: Exception, file: str) -> None:
+        self.count()
+        if file not in self.warned:
+            self.warned.add(file)
+            log.warning("skipping unreadable sample: %s", err)
+
+    @property
+    def value(self) -> int:
+        return int(self._count.value)
+
+
+@dataclass
+class SampleReader:
+    """Reads a row into a dict of tensors. ``size`` (h, w), multiples of 16, or None for native size.
+
+    ``dtype``: ``"uint8"`` or ``"float"`` (float32 in [-1, 1]). ``reference``: ``"always"``,
+    ``"never"`` or ``"curriculum"`` (the :class:`ModalityCurriculum` decides per sample; a dropped
+    reference is all zeros with ``has_reference`` False, so batches still collate).
+    ``parallel``: decode source and edited in two threads (the decoders release the GIL).
+    """
+
+    sampler: ClipSampler
+    size: tuple[int, int] | None = None
+    crop: str = "center"
+    dtype: str = "uint8"
+    reference: str = "always"
+    curriculum: ModalityCurriculum | None = None
+    depth: bool = True
+    parallel: bool = True
+
+    def __post_init__(self) -> None:
+        self.size = check_size(self.size)
+        if self.dtype not in ("uint8", "float"):
+            raise ValueError(f"dtype must be 'uint8' or 'float', got {self.dtype!r}")
+        if self.reference not in ("always", "never", "curriculum"):
+            raise ValueError(f"reference must be 'always', 'never' or 'curriculum', got {self.reference!r}")
+        if self.reference == "curriculum" and self.curriculum is None:
+            raise ValueError("reference='curriculum' needs a ModalityCurriculum")
+        if self.crop not in ("center", "random"):
+            raise ValueError(f"crop must be 'center' or 'random', got {self.crop!r}")
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_pool": None}
+
+    def wants_reference(self, step: int, rng: np.random.Generator) -> bool:
+        if self.reference == "curriculum":
+            return self.curriculum.sample(step, rng)
+        return self.reference == "always"
+
+    def _run(self, fns: list[Callable[[], Any]]) -> list[Any]:
+        if not self.parallel or len(fns) == 1:
+            return [f() for f in fns]
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max(2, len(fns)), thread_name_prefix="ditto-decode")
+        return [f.result() for f in [self._pool.submit(fn) for fn in fns]]
+
+    def read(self, row: dict[str, Any], rng: np.random.Generator, step: int = 0,
+             key: str | None = None) -> dict[str, Any]:
+        """The sample of ``row``; raises :class:`SampleError` naming the file that failed."""
+        key = key or row.get("id", "?")
+        with_ref = self.wants_reference(step, rng)
+        streams = {"source": row["source_video"], "edited": row["edited_video"]}
+        if self.depth and row.get("depth_video") is not None:
+            streams["depth"] = row["depth_video"]
+        with ExitStack() as stack:
+            decs = {}
+            for name, src in streams.items():
+                label = _name(src, f"{key}.{name}.mp4")
+                try:
+                    decs[name] = stack.enter_context(open_video(src, label))
+                except SampleError:
+                    raise
+                except Exception as e:  # noqa: BLE001 - VideoError or anything a broken file throws
+                    raise SampleError(label, f"cannot open: {e}") from e
+            n = min(len(d) for d in decs.values())
+            fps = decs["source"].metadata.fps
+            try:
+                idx = self.sampler.indices(n, fps, rng)
+            except ValueError as e:
+                raise SampleError(_name(streams["source"], key), str(e)) from e
+            ref_png = row.get("reference_image")
+            ref_from_video = with_ref and ref_png is None
+            want = {name: idx for name in decs}
+            if ref_from_video and 0 not in idx:
+                want["edited"] = [0, *idx]
+
+            def get(name: str) -> torch.Tensor:
+                try:
+                    return decs[name].get_frames_torch(want[name])
+                except Exception as e:  # noqa: BLE001
+                    raise SampleError(_name(streams[name], f"{key}.{name}.mp4"), f"decode failed: {e}") from e
+
+            names = list(decs)
+            frames = dict(zip(names, self._run([lambda nm=nm: get(nm) for nm in names])))
+        if ref_from_video:
+            edited = frames["edited"]
+            ref = edited[0:1]
+            frames["edited"] = edited[1:] if len(want["edited"]) > len(idx) else edited
+        elif with_ref:
+            try:
+                ref = read_image(ref_png)[None]
+            except Exception as e:  # noqa: BLE001
+                raise SampleError(_name(ref_png, f"{key}.reference.png"), f"cannot read image: {e}") from e
+        size = self.size or tuple(frames["source"].shape[-2:])
+        crop_rng = np.random.default_rng(rng.integers(1 << 62)) if self.crop == "random" else None
+        out: dict[str, Any] = {}
+        for name, t in frames.items():
+            # every stream gets the same crop window: same rng state per stream
+            r = np.random.default_rng(crop_rng.bit_generator.state["state"]["state"]) if crop_rng else None
+            out[name] = self._finish(resize_crop(t, size, self.crop, r))
+        if self.reference != "never":
+            if with_ref:
+                r = np.random.default_rng(crop_rng.bit_generator.state["state"]["state"]) if crop_rng else None
+                out["reference"] = self._finish(resize_crop(ref, size, self.crop, r)[0])
+            else:
+                out["reference"] = self._finish(torch.zeros((3, *size), dtype=torch.uint8))
+            out["has_reference"] = with_ref
+        out.update(instruction=row.get("instruction") or "", caption=row.get("caption") or "",
+                   id=row.get("id", key), source_id=row.get("source_id") or "",
+                   frame_indices=torch.tensor(idx, dtype=torch.long))
+        return out
+
+    def _finish(self, t: torch.Tensor) -> torch.Tensor:
+        t = t.contiguous()
+        return to_float(t) if self.dtype == "float" else t
