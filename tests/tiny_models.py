@@ -1,0 +1,64 @@
+"""Tiny randomly initialised models saved with ``save_pretrained``, for the model-backend tests.
+
+Nothing is downloaded: each builder makes a config small enough to run on two CPU cores, saves
+the model (and its processor or tokenizer, built offline) into a folder, and returns that folder,
+which the backends then load through their real ``from_pretrained`` path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+def dinov2_config(**kw):
+    from transformers import Dinov2Config
+
+    base = dict(image_size=28, patch_size=14, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                intermediate_size=37, mlp_ratio=2)
+    base.update(kw)
+    return Dinov2Config(**base)
+
+
+def tiny_dinov2(dest: Path) -> Path:
+    from transformers import BitImageProcessor, Dinov2Model
+
+    _seed()
+    Dinov2Model(dinov2_config()).save_pretrained(dest)
+    BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 28, "width": 28},
+                      image_mean=[0.485, 0.456, 0.406], image_std=[0.229, 0.224, 0.225]).save_pretrained(dest)
+    return dest
+
+
+def tiny_depth_anything(dest: Path) -> Path:
+    from transformers import DepthAnythingConfig, DepthAnythingForDepthEstimation, DPTImageProcessor
+
+    _seed()
+    backbone = dinov2_config(out_features=["stage1", "stage2"], reshape_hidden_states=False, apply_layernorm=True)
+    cfg = DepthAnythingConfig(backbone_config=backbone, reassemble_hidden_size=32, patch_size=14,
+                              reassemble_factors=[4, 2], neck_hidden_sizes=[16, 32], fusion_hidden_size=16,
+                              head_hidden_size=8)
+    DepthAnythingForDepthEstimation(cfg).save_pretrained(dest)
+    DPTImageProcessor(size={"height": 28, "width": 28}, keep_aspect_ratio=True, ensure_multiple_of=14,
+                      do_pad=False, resample=3).save_pretrained(dest)
+    return dest
+
+
+def clip_frames(path: Path, count: int, step: int = 1):
+    """The first ``count`` frames (every ``step``-th) of a real clip, uint8 [T, H, W, 3], via PyAV."""
+    import av
+    import numpy as np
+
+    frames = []
+    with av.open(str(path)) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i % step == 0:
+                frames.append(f.to_ndarray(format="rgb24"))
+            if len(frames) == count:
+                break
+    return np.stack(frames)
