@@ -62,3 +62,54 @@ def clip_frames(path: Path, count: int, step: int = 1):
             if len(frames) == count:
                 break
     return np.stack(frames)
+
+
+WORDS = ("a the of and in to make turn video into style sketch pencil anime watercolor man car talking "
+         "replace add remove sky night day red blue with painting oil cartoon pixel art").split()
+
+
+def word_tokenizer(dest: Path | None = None, extra_special: tuple[str, ...] = (), bos: str = "<bos>",
+                   eos: str = "<eos>", byte_level: bool = False):
+    """A small fast tokenizer built offline with ``tokenizers``, wrapped in PreTrainedTokenizerFast.
+
+    ``byte_level`` gives a byte-level BPE with no merges (every UTF-8 string is encodable and
+    decodable, as a VLM's free text must be); otherwise a whitespace word-level vocabulary.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<pad>", "<unk>", bos, eos, *extra_special]
+    if byte_level:
+        alphabet = pre_tokenizers.ByteLevel.alphabet()
+        vocab = {t: i for i, t in enumerate(specials + sorted(alphabet))}
+        tok = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token=None))
+        tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        tok.decoder = decoders.ByteLevel()
+    else:
+        vocab = {t: i for i, t in enumerate(specials + WORDS)}
+        tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+        tok.pre_tokenizer = pre_tokenizers.Whitespace()
+        tok.post_processor = processors.TemplateProcessing(single=f"{bos} $A {eos}",
+                                                          special_tokens=[(bos, vocab[bos]), (eos, vocab[eos])])
+    tok.add_special_tokens(specials)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", unk_token="<unk>", bos_token=bos,
+                                   eos_token=eos, additional_special_tokens=list(extra_special) or None)
+    if dest is not None:
+        fast.save_pretrained(dest)
+    return fast
+
+
+def tiny_clip(dest: Path) -> Path:
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel
+
+    _seed()
+    tok = word_tokenizer(dest)
+    ids = dict(bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+    cfg = CLIPConfig(text_config=dict(vocab_size=len(tok), hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                                      num_attention_heads=2, max_position_embeddings=32, **ids),
+                     vision_config=dict(image_size=32, patch_size=8, hidden_size=32, intermediate_size=37,
+                                        num_hidden_layers=2, num_attention_heads=2),
+                     projection_dim=16)
+    CLIPModel(cfg).save_pretrained(dest)
+    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(dest)
+    return dest
