@@ -113,3 +113,29 @@ def tiny_clip(dest: Path) -> Path:
     CLIPModel(cfg).save_pretrained(dest)
     CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(dest)
     return dest
+
+
+QWEN_SPECIALS = ("<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>")
+
+
+def tiny_qwen_vl(dest: Path) -> Path:
+    """A tiny Qwen2.5-VL with a byte-level tokenizer holding Qwen's special tokens, and its image processor."""
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2VLImageProcessor
+
+    _seed()
+    tok = word_tokenizer(dest, extra_special=QWEN_SPECIALS, bos="<|endoftext|>", eos="<|endoftext|>", byte_level=True)
+    ids = {name: tok.convert_tokens_to_ids(t) for name, t in (("image_token_id", "<|image_pad|>"),
+           ("video_token_id", "<|video_pad|>"), ("vision_start_token_id", "<|vision_start|>"))}  # fmt: skip
+    eos = tok.convert_tokens_to_ids("<|im_end|>")
+    cfg = Qwen2_5_VLConfig(
+        text_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
+                         num_key_value_heads=2, vocab_size=len(tok), max_position_embeddings=4096,
+                         rope_scaling={"type": "mrope", "mrope_section": [2, 1, 1]}, tie_word_embeddings=True,
+                         bos_token_id=tok.bos_token_id, eos_token_id=eos, pad_token_id=tok.pad_token_id),
+        vision_config=dict(depth=2, hidden_size=32, intermediate_size=32, out_hidden_size=32, num_heads=4,
+                           patch_size=14, spatial_merge_size=2, temporal_patch_size=2, fullatt_block_indexes=[1],
+                           window_size=56),
+        **ids)
+    Qwen2_5_VLForConditionalGeneration(cfg).save_pretrained(dest)
+    Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=56 * 56 * 2).save_pretrained(dest)
+    return dest
