@@ -203,6 +203,26 @@ def _add_export(sub) -> None:
     w.set_defaults(func=_cmd_export_webdataset)
 
 
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import TripletError, evaluate
+
+    try:
+        result = evaluate(args.path, clip_model=args.clip_model, max_frames=args.max_frames,
+                          vlm_model=args.vlm_model, device=args.device, out_json=args.json, progress=not args.quiet)
+    except TripletError as e:
+        console.print(f"[red]error:[/red] {e}")
+        return 2
+    t = Table(title=f"edit quality ({result.config['scale']})")
+    for c in ("category", "samples", "CLIP-T", "CLIP-F", "VLM"):
+        t.add_column(c, justify="left" if c == "category" else "right")
+    for cat, s in result.summary.items():
+        t.add_row(cat, str(s["samples"]), *("-" if s[m] is None else f"{s[m]:.2f}" for m in ("clip_t", "clip_f", "vlm")))
+    console.print(t)
+    if args.json:
+        console.print(f"scores: {args.json}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ditto-data", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -269,6 +289,17 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--dry-run", action="store_true", help="list what would be uploaded, upload nothing")
     u.set_defaults(func=_cmd_publish)
     _add_export(sub)
+
+    e = sub.add_parser("eval", help="CLIP-T, CLIP-F and VLM score of edited videos (the paper's table)")
+    e.add_argument("path", type=Path, help="CSV/JSON of source,instruction,edited; a folder with triplets.csv; "
+                   "or a dataset folder (training_metadata/*.json)")
+    e.add_argument("--clip-model", default="openai/clip-vit-large-patch14", help="CLIP model: local folder or Hub id")
+    e.add_argument("--vlm-model", help="Qwen2.5-VL model for the VLM score (mean of the judge's four 0-10 scores)")
+    e.add_argument("--max-frames", type=int, help="score the first N frames of each video (default: all)")
+    e.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    e.add_argument("--json", type=Path, help="write per-sample scores and the summary to this JSON file")
+    e.add_argument("--quiet", action="store_true", help="no progress bar")
+    e.set_defaults(func=_cmd_eval)
     return p
 
 

@@ -1,0 +1,98 @@
+"""Where the (source, instruction, edited) triplets to evaluate come from.
+
+- a CSV or JSON file of rows with ``source``, ``instruction``, ``edited`` (paths relative to the
+  file's folder); DiffSynth's column names (``vace_video``, ``prompt``, ``video``) and Ditto's
+  metadata names (``source_path``, ``edited_path``) are accepted too;
+- a folder holding such a file (``triplets.csv`` / ``triplets.json``);
+- a built or downloaded Ditto-style dataset: every ``training_metadata/*.json``, paths relative to
+  ``videos/``, resolved in both extracted layouts.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..layout import TRAINING_METADATA, category_of_folder, resolve_video
+
+_SOURCE_KEYS = ("source", "source_path", "vace_video", "source_video")
+_EDITED_KEYS = ("edited", "edited_path", "video", "edited_video")
+_TEXT_KEYS = ("instruction", "prompt")
+
+
+class TripletError(ValueError):
+    """A triplet list that cannot be read; the message names the file and the row."""
+
+
+@dataclass(frozen=True)
+class Triplet:
+    source: Path
+    instruction: str
+    edited: Path
+    category: str = "all"
+    id: str = ""
+
+
+def _pick(row: dict, keys: tuple[str, ...], where: str) -> str:
+    for k in keys:
+        v = row.get(k)
+        if isinstance(v, str) and v.strip():
+            return v.strip()
+    raise TripletError(f"{where}: needs one of the columns {', '.join(keys)}")
+
+
+def _rows_of(path: Path) -> list[dict]:
+    try:
+        if path.suffix.lower() == ".csv":
+            with open(path, newline="", encoding="utf-8") as f:
+                return list(csv.DictReader(f))
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as e:
+        raise TripletError(f"{path}: cannot read triplets: {e}") from None
+    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise TripletError(f"{path}: must hold a JSON list of objects")
+    return data
+
+
+def _from_file(path: Path) -> list[Triplet]:
+    base, out = path.parent, []
+    for i, row in enumerate(_rows_of(path)):
+        where = f"{path} row {i + 1}"
+        text = _pick(row, _TEXT_KEYS, where)
+        src, edt = (base / _pick(row, _SOURCE_KEYS, where)), (base / _pick(row, _EDITED_KEYS, where))
+        for p in (src, edt):
+            if not p.is_file():
+                raise TripletError(f"{where}: video not found: {p}")
+        out.append(Triplet(src, text, edt, str(row.get("category") or "all"), str(row.get("id") or edt.stem)))
+    return out
+
+
+def _from_dataset(root: Path) -> list[Triplet]:
+    out = []
+    for meta in sorted((root / TRAINING_METADATA).glob("*.json")):
+        category = category_of_folder(meta.stem)
+        for i, row in enumerate(_rows_of(meta)):
+            where = f"{meta} row {i + 1}"
+            rel_s, rel_e = _pick(row, _SOURCE_KEYS, where), _pick(row, _EDITED_KEYS, where)
+            src, edt = resolve_video(root, rel_s), resolve_video(root, rel_e)
+            if src is None or edt is None:
+                raise TripletError(f"{where}: video not found under {root / 'videos'}: {rel_s if src is None else rel_e}")
+            out.append(Triplet(src, _pick(row, _TEXT_KEYS, where), edt, category, Path(rel_e).stem))
+    return out
+
+
+def load_triplets(path: str | Path) -> list[Triplet]:
+    """Triplets from a CSV/JSON file, a folder holding ``triplets.csv``/``.json``, or a dataset folder."""
+    path = Path(path)
+    if path.is_file():
+        return _from_file(path)
+    if not path.is_dir():
+        raise FileNotFoundError(f"no such file or folder: {path}")
+    if (path / TRAINING_METADATA).is_dir():
+        return _from_dataset(path)
+    for name in ("triplets.csv", "triplets.json"):
+        if (path / name).is_file():
+            return _from_file(path / name)
+    raise TripletError(f"{path}: neither a dataset (no {TRAINING_METADATA}/) nor a folder with triplets.csv/.json")

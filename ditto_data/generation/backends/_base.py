@@ -1,0 +1,127 @@
+"""What every model backend shares: device and dtype choice, loading once, seeds, provenance facts."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+import numpy as np
+
+from ...builders.stage import Resources
+
+log = logging.getLogger(__name__)
+
+_DTYPES = {"float32": "float32", "fp32": "float32", "bfloat16": "bfloat16", "bf16": "bfloat16",
+           "float16": "float16", "fp16": "float16"}  # fmt: skip
+
+
+class BackendError(RuntimeError):
+    """A backend could not load or run its model (misconfiguration: stops the build)."""
+
+
+def resolve_device(name: str | None) -> str:
+    """``auto`` -> ``cuda`` when a GPU is visible, else ``cpu``; anything else is taken as given."""
+    import torch
+
+    if name in (None, "", "auto"):
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def resolve_dtype(name: str | None, device: str):  # -> torch.dtype
+    """``auto`` -> bfloat16 on GPU, float32 on CPU (CPU kernels in half precision are slow or missing)."""
+    import torch
+
+    if name in (None, "", "auto"):
+        return torch.bfloat16 if device.startswith("cuda") else torch.float32
+    try:
+        return getattr(torch, _DTYPES[name])
+    except KeyError:
+        raise BackendError(f"dtype {name!r} is not one of auto, {', '.join(sorted(set(_DTYPES.values())))}") from None
+
+
+def generator(device: str, seed: int):  # -> torch.Generator
+    """A seeded generator on the device the model runs on (diffusers samples noise there)."""
+    import torch
+
+    return torch.Generator(device="cpu" if device == "cpu" else device).manual_seed(int(seed))
+
+
+def sample_indices(num_frames: int, count: int) -> list[int]:
+    """``count`` evenly spaced frame indices over ``num_frames`` (all of them when fewer)."""
+    if num_frames <= 0:
+        return []
+    if count >= num_frames:
+        return list(range(num_frames))
+    return np.linspace(0, num_frames - 1, count).round().astype(int).tolist()
+
+
+def check_frames(frames: np.ndarray, what: str = "frames") -> np.ndarray:
+    """Frames must be uint8 ``[T, H, W, 3]`` with T >= 1; a clear error otherwise."""
+    frames = np.asarray(frames)
+    if frames.ndim != 4 or frames.shape[-1] != 3 or frames.shape[0] < 1 or frames.dtype != np.uint8:
+        raise ValueError(f"{what} must be uint8 [T, H, W, 3], got {frames.dtype} {tuple(frames.shape)}")
+    return frames
+
+
+class ModelBackend:
+    """Base of the model backends: a config, lazy one-time loading and provenance facts.
+
+    Subclasses set ``default_model`` (the paper's checkpoint on the Hub), ``resources`` and
+    implement ``_load()``. Every public method calls ``self.ensure_loaded()``, so a stage that
+    forgets ``setup()`` still works, loading on first use.
+    """
+
+    default_model: ClassVar[str] = ""
+    resources: ClassVar[Resources] = Resources()
+
+    def __init__(self, config: Any):
+        self.config = config
+        self.model_id: str = getattr(config, "model", None) or self.default_model
+        self.revision: str | None = getattr(config, "revision", None)
+        self.batch_size: int = max(1, int(getattr(config, "batch_size", 1) or 1))
+        self.device: str | None = None
+        self.dtype = None
+        self._loaded = False
+
+    def option(self, name: str, default: Any) -> Any:
+        """A stage-specific config field (``steps``, ``frames`` ...) with the backend's default."""
+        value = getattr(self.config, name, None)
+        return default if value is None else value
+
+    def setup(self) -> None:
+        """Load the weights once per worker."""
+        if self._loaded:
+            return
+        self.device = resolve_device(getattr(self.config, "device", "auto"))
+        self.dtype = resolve_dtype(getattr(self.config, "dtype", "auto"), self.device)
+        log.info("%s: loading %s (revision %s) on %s as %s", type(self).__name__, self.model_id,
+                 self.revision or "default", self.device, str(self.dtype).replace("torch.", ""))
+        try:
+            self._load()
+        except OSError as e:  # missing folder / not on the Hub / offline
+            raise BackendError(f"{type(self).__name__}: cannot load model {self.model_id!r}: {e}") from e
+        self._loaded = True
+
+    def ensure_loaded(self) -> None:
+        if not self._loaded:
+            self.setup()
+
+    def _load(self) -> None:
+        raise NotImplementedError
+
+    def pretrained_kwargs(self) -> dict[str, Any]:
+        kw: dict[str, Any] = {}
+        if self.revision:
+            kw["revision"] = self.revision
+        return kw
+
+    @property
+    def model_info(self) -> dict[str, Any]:
+        """Facts for the stage's provenance: ``model``, ``revision``, ``dtype``, ``device`` and extras."""
+        return {"model": self.model_id, "revision": self.revision,
+                "dtype": str(self.dtype).replace("torch.", "") if self.dtype is not None else None,
+                "device": self.device, "backend_class": type(self).__name__, **self.extra_info()}
+
+    def extra_info(self) -> dict[str, Any]:
+        return {}
