@@ -24,7 +24,7 @@ import ray_stages  # noqa: E402  (tests/ is on sys.path under pytest)
 from ditto_data import layout  # noqa: E402
 from ditto_data.atomic import TMP_MARK  # noqa: E402
 from ditto_data.builders.config import load_config  # noqa: E402
-from ditto_data.builders.ray_executor import RayExecutor, actor_shape  # noqa: E402
+from ditto_data.builders.ray_executor import RayExecutor, actor_shape, stage_resources  # noqa: E402
 from ditto_data.builders.runner import LocalExecutor, make_executor  # noqa: E402
 from ditto_data.builders.stage import Resources  # noqa: E402
 
@@ -83,6 +83,11 @@ def test_ray_build_equals_local_build_byte_for_byte(ray_cluster, inputs, tmp_pat
     assert sum(k.endswith(".mp4") for k in tree) == 9 and sum("/ledger/" in k for k in tree) >= 3
     assert [s.processed for s in stats] == [4, 3, 3]
     assert ray.is_initialized()  # a session the executor did not start is left running
+
+    # a bug in a stage (an exception, not a rejection) stops the Ray build as it stops a local one
+    bad = load_config({"pipeline": ray_stages.PIPELINE, "stages": {"_ray_edit": {"styles": ["no_such_style"]}}})
+    with pytest.raises(Exception, match="no_such_style"):
+        ray_stages.run_pipeline(inputs, tmp_path / "ray", bad, RayExecutor())
 
 
 def test_worker_killed_mid_stage_is_retried_and_build_completes(ray_cluster, inputs, tmp_path):
@@ -167,6 +172,12 @@ def test_actor_shape_fits_stage_resources_to_nodes():
     assert actor_shape("half", Resources(cpus=1, gpus=0.5), nodes, 100) == (1, 4)
     with pytest.raises(RuntimeError, match="'generate' needs 1 GPU"):
         actor_shape("generate", Resources(cpus=1, gpus=1), [{"CPU": 2.0}], 5)
+
+
+def test_stage_resources_lists_what_each_worker_asks():
+    rows = stage_resources(_cfg())
+    assert [(r["stage"], r["cpus"], r["gpus"], r["global"]) for r in rows] == [
+        ("_ray_scale", 1.0, 0.0, False), ("_ray_rank", 1.0, 0.0, True), ("_ray_edit", 1.0, 0.0, False)]
 
 
 def _real_stages() -> bool:

@@ -129,6 +129,23 @@ class RayExecutor:
             self._owned = False
 
 
+def stage_resources(cfg: Any) -> list[dict[str, Any]]:
+    """What one worker of each active stage of a build config asks of a Ray cluster.
+
+    One dict per stage (``stage``, ``backend``, ``cpus``, ``gpus``, ``gpu_memory_gb``), from
+    ``Stage.resources_for``: the numbers the executor turns into actor options.
+    """
+    from .stage import get_stage
+
+    rows = []
+    for name in cfg.active_stages():
+        stage, scfg = get_stage(name), cfg.stage_config(name)
+        res = stage.resources_for(scfg)
+        rows.append({"stage": name, "backend": scfg.backend, "cpus": res.cpus, "gpus": res.gpus,
+                     "gpu_memory_gb": res.gpu_memory_gb, "global": stage.batch_size is None})
+    return rows
+
+
 def _nodes() -> list[dict[str, float]]:
     """Resources of each alive node of the connected cluster."""
     import ray
