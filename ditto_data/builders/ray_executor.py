@@ -1,0 +1,178 @@
+"""The Ray executor: each stage runs as a Ray Data actor pool sized by the stage's resources.
+
+The runner stays in charge: it hands this executor one stage's pending records and writes each
+finished batch to the ledger on the driver as it arrives, exactly as with the local executor.
+Only *where* ``process`` runs changes:
+
+- the driver cuts the records into the same batches as the local executor (so the ledger's part
+  files are the same), and makes each batch one row of a Ray dataset (one JSON string column, so
+  Arrow never has to infer a schema for nested record dicts);
+- ``map_batches`` sends rows to an actor pool (``ActorPoolStrategy``) whose actors request the
+  stage's ``resources_for(config)`` CPUs and GPUs, build the stage and call ``setup()`` once, then
+  run ``process`` per batch and return the batch's input ids with its outputs;
+- the driver iterates the result as it streams in (unordered) and yields ``(inputs, outputs)``.
+
+Fault tolerance is Ray Data's: actor pools restart dead actors and retry their tasks (its defaults
+are ``max_restarts=-1`` and ``max_task_retries=-1``), so a worker killed mid-stage costs one batch
+redone, not the build. Artifacts are written by the workers into ``ctx.work_dir``: on a multi-node
+cluster the output folder (and the input folder) must be on a file system every node mounts at the
+same path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from collections.abc import Iterator
+from typing import Any
+
+from ..schema import Record
+from .runner import batches
+from .stage import Resources, Stage, StageConfig, StageContext
+
+log = logging.getLogger(__name__)
+
+BATCH_COLUMN = "batch"  # input rows: one JSON list of record dicts per stage batch
+INPUTS_COLUMN = "inputs"  # output rows: JSON list of the batch's input ids
+OUTPUTS_COLUMN = "outputs"  # output rows: JSON list of the batch's output record dicts
+
+
+class _StageActor:
+    """One worker of a stage's actor pool: builds the stage and loads its models once."""
+
+    def __init__(self, stage: type[Stage], config: StageConfig, ctx: StageContext):
+        self.stage = stage(config, ctx)
+        self.stage.setup()
+
+    def __call__(self, table: Any) -> Any:
+        import pyarrow as pa
+
+        inputs, outputs = [], []
+        for blob in table.column(BATCH_COLUMN).to_pylist():
+            batch = [Record.from_dict(d) for d in json.loads(blob)]
+            ids = [r.id for r in batch]  # before process: a stage may rename nothing, but be safe
+            out = self.stage.process(batch)
+            inputs.append(json.dumps(ids))
+            outputs.append(json.dumps([r.to_dict() for r in out], ensure_ascii=False))
+        return pa.table({INPUTS_COLUMN: inputs, OUTPUTS_COLUMN: outputs})
+
+
+class RayExecutor:
+    """Runs stages on a Ray cluster: ``address`` None starts a local one with ``workers`` CPUs.
+
+    A Ray session already initialised in this process (a test fixture, a notebook) is used as it
+    is and left running; one this executor started or connected to is shut down by ``close()``.
+    """
+
+    def __init__(self, address: str | None = None, workers: int = 0):
+        self.address = address
+        self.workers = workers
+        self._owned = False
+
+    def _connect(self) -> None:
+        import ray
+
+        if ray.is_initialized():
+            return
+        if self.address is None:
+            cpus = self.workers or os.cpu_count() or 1
+            log.info("starting a local Ray cluster with %d CPUs", cpus)
+            ray.init(num_cpus=cpus, include_dashboard=False, log_to_driver=False)
+        else:
+            log.info("connecting to the Ray cluster at %s", self.address)
+            ray.init(address=self.address, log_to_driver=False)
+        self._owned = True
+
+    def map(self, stage: type[Stage], config: StageConfig, ctx: StageContext,
+            records: list[Record]) -> Iterator[tuple[list[Record], list[Record]]]:
+        todo = batches(records, stage.batch_size)
+        if not todo:
+            return
+        self._connect()
+        import ray.data
+        from ray.data import ActorPoolStrategy, DataContext
+
+        DataContext.get_current().enable_progress_bars = False  # the runner shows its own bar
+        res = stage.resources_for(config)
+        cpus, pool = actor_shape(stage.name, res, _nodes(), len(todo))
+        log.info("%s: %d batch(es) on up to %d actor(s) of %g CPU / %g GPU", stage.name, len(todo), pool,
+                 cpus, res.gpus)
+        by_id = {r.id: r for r in records}
+        rows = [{BATCH_COLUMN: json.dumps([r.to_dict() for r in b], ensure_ascii=False)} for b in todo]
+        ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
+            _StageActor,
+            fn_constructor_args=(stage, config, ctx),
+            batch_size=1,  # one row is one stage batch, cut above
+            batch_format="pyarrow",
+            compute=ActorPoolStrategy(min_size=1, max_size=pool),
+            num_cpus=cpus,
+            num_gpus=res.gpus or None,
+        )
+        seen: set[str] = set()
+        for row in ds.iter_rows():
+            ids = json.loads(row[INPUTS_COLUMN])
+            seen.update(ids)
+            outputs = [Record.from_dict(d) for d in json.loads(row[OUTPUTS_COLUMN])]
+            yield [by_id[i] for i in ids], outputs
+
+        missing = [r for r in records if r.id not in seen]
+        if missing:  # cannot happen unless Ray lost a batch; let the runner name the records
+            yield missing, []
+
+    def close(self) -> None:
+        if self._owned:
+            import ray
+
+            ray.shutdown()
+            self._owned = False
+
+
+def stage_resources(cfg: Any) -> list[dict[str, Any]]:
+    """What one worker of each active stage of a build config asks of a Ray cluster.
+
+    One dict per stage (``stage``, ``backend``, ``cpus``, ``gpus``, ``gpu_memory_gb``), from
+    ``Stage.resources_for``: the numbers the executor turns into actor options.
+    """
+    from .stage import get_stage
+
+    rows = []
+    for name in cfg.active_stages():
+        stage, scfg = get_stage(name), cfg.stage_config(name)
+        res = stage.resources_for(scfg)
+        rows.append({"stage": name, "backend": scfg.backend, "cpus": res.cpus, "gpus": res.gpus,
+                     "gpu_memory_gb": res.gpu_memory_gb, "global": stage.batch_size is None})
+    return rows
+
+
+def _nodes() -> list[dict[str, float]]:
+    """Resources of each alive node of the connected cluster."""
+    import ray
+
+    return [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+
+
+def actor_shape(stage: str, res: Resources, nodes: list[dict[str, float]], n_batches: int) -> tuple[float, int]:
+    """(CPUs per actor, largest pool) for a stage on a cluster with these nodes.
+
+    A CPU request larger than any node is lowered to the largest node (the stage still runs,
+    with fewer cores than it asked for); a GPU request no node can meet is an error, since Ray
+    would otherwise wait for a GPU forever.
+    """
+    biggest = max((n.get("CPU", 0.0) for n in nodes), default=0.0)
+    cpus = min(res.cpus, biggest) if biggest else res.cpus
+    if cpus < res.cpus:
+        log.warning("%s asks for %g CPUs per worker; the largest Ray node has %g: using that",
+                    stage, res.cpus, biggest)
+    slots = 0
+    for n in nodes:
+        fit = math.floor(n.get("CPU", 0.0) / cpus) if cpus > 0 else n_batches
+        if res.gpus > 0:
+            fit = min(fit, math.floor(n.get("GPU", 0.0) / res.gpus))
+        slots += max(fit, 0)
+    if slots == 0:
+        have = sum(n.get("GPU", 0.0) for n in nodes)
+        raise RuntimeError(f"stage {stage!r} needs {res.gpus:g} GPU(s) and {cpus:g} CPU(s) per worker; "
+                           f"no node of the Ray cluster has them (GPUs in the cluster: {have:g})")
+    return cpus, max(1, min(slots, n_batches))
