@@ -16,4 +16,5 @@ class VideoError(Exception):
     def __init__(self, path: str | os.PathLike[str] | None, message: str, reason: str = "error"):
         self.path = None if path is None else os.fspath(path)
         self.reason = reason
+        self.detail = message  # the message without the path, for callers that name the file their way
         super().__init__(f"{self.path}: {message}" if self.path is not None else message)

@@ -40,10 +40,19 @@ class VideoInfo:
     coded_height: int = 0
     num_frames_estimated: bool = False
     bit_rate: int | None = None
+    sample_aspect_ratio: float = 1.0  # of the coded pixels (non-square in e.g. DV, some phone clips)
+
+    @property
+    def display_aspect(self) -> float:
+        """Width / height as shown: sample aspect ratio and rotation applied."""
+        sar = self.sample_aspect_ratio or 1.0
+        if self.rotation in (90, 270):
+            return self.coded_height / (self.coded_width * sar)
+        return self.coded_width * sar / self.coded_height
 
     @property
     def portrait(self) -> bool:
-        return self.height > self.width
+        return self.display_aspect < 1.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -127,6 +136,8 @@ def _probe(container, p: Path) -> VideoInfo:
         num_frames = int(round(duration * fps)) if fps > 0 else 0
     elif duration <= 0 and fps > 0:
         duration = num_frames / fps
+    sar_q = s.sample_aspect_ratio or cc.sample_aspect_ratio
+    sar = float(sar_q) if sar_q and float(sar_q) > 0 else 1.0
     rotation = first_frame_rotation(container, s)
     if rotation is None:
         rotation = 0
@@ -136,5 +147,5 @@ def _probe(container, p: Path) -> VideoInfo:
         codec=cc.name, pix_fmt=cc.format.name if cc.format else None, rotation=rotation,
         has_audio=has_audio, has_video=True, container=container.format.name,
         coded_width=coded_w, coded_height=coded_h, num_frames_estimated=estimated,
-        bit_rate=int(container.bit_rate) if container.bit_rate else None,
+        bit_rate=int(container.bit_rate) if container.bit_rate else None, sample_aspect_ratio=sar,
     )  # fmt: skip
