@@ -1,9 +1,9 @@
 """Frame count, size and fps of the videos an export publishes, read from the container header.
 
 Export checks that every edited video matches its source (DiffSynth-Studio reads both with the
-same frame indices and crop), and the card reports durations and resolutions. Reading the header
-with PyAV costs milliseconds; a cache in ``.ditto/`` keyed by (size, mtime) makes a re-export of
-an unchanged dataset free.
+same frame indices and crop), and the card reports durations and resolutions. Probing costs
+milliseconds; a cache in ``.ditto/`` keyed by path relative to the dataset and (size, mtime) makes
+a re-export of an unchanged dataset free and keeps the cache valid when the folder moves.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from .. import atomic, layout
+from ..video import VideoError, probe
 
 log = logging.getLogger(__name__)
 
@@ -31,24 +32,18 @@ class VideoFacts:
 
 
 def read_facts(path: str | Path) -> VideoFacts:
-    """Header facts of a video; counts packets when the container does not store a frame count."""
-    import av
-
-    with av.open(str(path)) as c:
-        if not c.streams.video:
-            raise ValueError(f"{path}: no video stream")
-        s = c.streams.video[0]
-        n = int(s.frames or 0)
-        if n <= 0:
-            n = sum(1 for p in c.demux(s) if p.size)
-        fps = float(s.average_rate or s.guessed_rate or 0)
-        return VideoFacts(n, int(s.codec_context.width), int(s.codec_context.height), round(fps, 6))
+    """Frame count, display size and fps of a video (``ditto_data.video.probe``)."""
+    info = probe(path)
+    if not info.has_video:
+        raise VideoError(path, "no video stream", reason="no_video_stream")
+    return VideoFacts(info.num_frames, info.width, info.height, round(info.fps, 6))
 
 
 class FactsCache:
     """``read_facts`` behind a JSON cache in the build's state folder."""
 
     def __init__(self, out_dir: str | Path):
+        self.root = Path(out_dir).resolve()
         self.path = layout.state_dir(out_dir) / "export" / "video_facts.json"
         self._data: dict[str, list] = {}
         self._dirty = False
@@ -65,7 +60,8 @@ class FactsCache:
             st = p.stat()
         except OSError:
             return None
-        key = str(p.resolve())
+        resolved = p.resolve()
+        key = resolved.relative_to(self.root).as_posix() if resolved.is_relative_to(self.root) else str(resolved)
         hit = self._data.get(key)
         if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             return VideoFacts(**hit[2])
