@@ -139,3 +139,45 @@ def tiny_qwen_vl(dest: Path) -> Path:
     Qwen2_5_VLForConditionalGeneration(cfg).save_pretrained(dest)
     Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=56 * 56 * 2).save_pretrained(dest)
     return dest
+
+
+def _wan_parts(dest: Path):
+    """Tiny Wan VAE, scheduler, T5 text encoder and tokenizer (shapes of diffusers' own Wan tests)."""
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    _seed()
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    tok = word_tokenizer()
+    _seed()
+    te = UMT5EncoderModel(UMT5Config(vocab_size=len(tok), d_model=32, d_kv=8, d_ff=37, num_layers=1, num_heads=4,
+                                 relative_attention_num_buckets=8, pad_token_id=tok.pad_token_id))
+    return dict(vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0), text_encoder=te, tokenizer=tok)
+
+
+_WAN_DIT = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
+                text_dim=32, freq_dim=256, ffn_dim=32, num_layers=3, cross_attn_norm=True,
+                qk_norm="rms_norm_across_heads", rope_max_seq_len=32)
+
+
+def tiny_wan_vace(dest: Path) -> Path:
+    from diffusers import WanVACEPipeline, WanVACETransformer3DModel
+
+    parts = _wan_parts(dest)
+    _seed()
+    dit = WanVACETransformer3DModel(**_WAN_DIT, vace_layers=[0, 2], vace_in_channels=96)
+    WanVACEPipeline(transformer=dit, **parts).save_pretrained(dest)
+    return dest
+
+
+def tiny_wan22(dest: Path) -> Path:
+    """A two-expert Wan2.2-style pipeline: ``transformer`` (high noise) and ``transformer_2`` (low noise)."""
+    from diffusers import WanPipeline, WanTransformer3DModel
+
+    parts = _wan_parts(dest)
+    _seed()
+    high = WanTransformer3DModel(**_WAN_DIT)
+    low = WanTransformer3DModel(**_WAN_DIT)
+    WanPipeline(transformer=high, transformer_2=low, boundary_ratio=0.875, **parts).save_pretrained(dest)
+    return dest
