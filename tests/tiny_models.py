@@ -139,3 +139,83 @@ def tiny_qwen_vl(dest: Path) -> Path:
     Qwen2_5_VLForConditionalGeneration(cfg).save_pretrained(dest)
     Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=56 * 56 * 2).save_pretrained(dest)
     return dest
+
+
+def _wan_parts(dest: Path):
+    """Tiny Wan VAE, scheduler, T5 text encoder and tokenizer (shapes of diffusers' own Wan tests)."""
+    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    _seed()
+    vae = AutoencoderKLWan(base_dim=3, z_dim=16, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                           temperal_downsample=[False, True, True])
+    tok = word_tokenizer()
+    _seed()
+    te = UMT5EncoderModel(UMT5Config(vocab_size=len(tok), d_model=32, d_kv=8, d_ff=37, num_layers=1, num_heads=4,
+                                 relative_attention_num_buckets=8, pad_token_id=tok.pad_token_id))
+    return dict(vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0), text_encoder=te, tokenizer=tok)
+
+
+_WAN_DIT = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
+                text_dim=32, freq_dim=256, ffn_dim=32, num_layers=3, cross_attn_norm=True,
+                qk_norm="rms_norm_across_heads", rope_max_seq_len=32)
+
+
+def tiny_wan_vace(dest: Path) -> Path:
+    from diffusers import WanVACEPipeline, WanVACETransformer3DModel
+
+    parts = _wan_parts(dest)
+    _seed()
+    dit = WanVACETransformer3DModel(**_WAN_DIT, vace_layers=[0, 2], vace_in_channels=96)
+    WanVACEPipeline(transformer=dit, **parts).save_pretrained(dest)
+    return dest
+
+
+def tiny_wan22(dest: Path) -> Path:
+    """A two-expert Wan2.2-style pipeline: ``transformer`` (high noise) and ``transformer_2`` (low noise)."""
+    from diffusers import WanPipeline, WanTransformer3DModel
+
+    parts = _wan_parts(dest)
+    _seed()
+    high = WanTransformer3DModel(**_WAN_DIT)
+    low = WanTransformer3DModel(**_WAN_DIT)
+    WanPipeline(transformer=high, transformer_2=low, boundary_ratio=0.875, **parts).save_pretrained(dest)
+    return dest
+
+
+def tiny_qwen_image_edit(dest: Path) -> Path:
+    """A tiny Qwen-Image-Edit pipeline laid out like the real checkpoint (processor/ holds the
+    Qwen2-VL tokenizer and image processor; model_index.json names Qwen2VLProcessor)."""
+    import json
+
+    from diffusers import (AutoencoderKLQwenImage, FlowMatchEulerDiscreteScheduler, QwenImageEditPipeline,
+                           QwenImageTransformer2DModel)
+    from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration, Qwen2VLImageProcessor
+
+    tok = word_tokenizer(None, extra_special=QWEN_SPECIALS, bos="<|endoftext|>", eos="<|endoftext|>", byte_level=True)
+    ids = {name: tok.convert_tokens_to_ids(t) for name, t in (("image_token_id", "<|image_pad|>"),
+           ("video_token_id", "<|video_pad|>"), ("vision_start_token_id", "<|vision_start|>"))}  # fmt: skip
+    _seed()
+    transformer = QwenImageTransformer2DModel(patch_size=2, in_channels=16, out_channels=4, num_layers=2,
+                                              attention_head_dim=16, num_attention_heads=3, joint_attention_dim=16,
+                                              guidance_embeds=False, axes_dims_rope=(8, 4, 4))
+    _seed()
+    # the pipeline always encodes the input near 1 MP: a slim VAE with the real 8x downsampling keeps that cheap
+    vae = AutoencoderKLQwenImage(base_dim=8, z_dim=4, dim_mult=[1, 1, 1, 1], num_res_blocks=1,
+                                 temperal_downsample=[False, True, True], latents_mean=[0.0] * 4, latents_std=[1.0] * 4)
+    _seed()
+    te = Qwen2_5_VLForConditionalGeneration(Qwen2_5_VLConfig(
+        text_config=dict(hidden_size=16, intermediate_size=16, num_hidden_layers=2, num_attention_heads=2,
+                         num_key_value_heads=2, vocab_size=len(tok), rope_theta=1000000.0,
+                         rope_scaling={"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"}),
+        vision_config=dict(depth=2, hidden_size=16, intermediate_size=16, num_heads=2, out_hidden_size=16),
+        **ids))
+    pipe = QwenImageEditPipeline(transformer=transformer, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(),
+                                 text_encoder=te, tokenizer=tok, processor=None)
+    pipe.save_pretrained(dest)
+    tok.save_pretrained(dest / "processor")
+    Qwen2VLImageProcessor(min_pixels=56 * 56, max_pixels=56 * 56 * 2).save_pretrained(dest / "processor")
+    index = json.loads((dest / "model_index.json").read_text())
+    index["processor"] = ["transformers", "Qwen2VLProcessor"]
+    (dest / "model_index.json").write_text(json.dumps(index, indent=2))
+    return dest
