@@ -91,7 +91,7 @@ def main() -> None:
 
     t = time.perf_counter()
     found = find_near_duplicates(x, args.threshold, index="ivf", nlist=args.nlist, nprobe=args.nprobe,
-                                 seed=args.seed, progress=True)
+                                 seed=args.seed, progress=False)
     ours_s = time.perf_counter() - t
     recall, false = score(found, planted, args.n)
     print(f"ours ({found.index}) on {args.n:,}: {ours_s:.1f}s, {len(found.groups):,} groups, {found.pairs:,} pairs; "
