@@ -60,10 +60,10 @@ def _cfg():
 
 
 def _tree(out: Path) -> dict[str, bytes]:
-    """Every file of the build's state (ledger parts, artifacts) by relative path, config aside."""
+    """Every file of the build's state (ledger parts, artifacts) by relative path, config and caches aside."""
     state = layout.state_dir(out)
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(state.rglob("*"))
-            if p.is_file() and p.name != "config.json"}
+            if p.is_file() and p.name != "config.json" and "export" not in p.relative_to(state).parts[:1]}
 
 
 def _dicts(records):

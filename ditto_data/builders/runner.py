@@ -202,6 +202,9 @@ def build(input_dir: str | Path, out_dir: str | Path, config: BuildConfig | str 
 
     result.records = records
     result.counts = export_dataset(out, records, cfg)
-    result.seconds = time.perf_counter() - t0
     atomic.write_json(layout.state_dir(out) / "records.json", [r.to_dict() for r in records])
+    # a worker killed mid-write (a Ray actor of an earlier, killed driver) can leave a temporary
+    # file after the sweep at start; every writer of this build has finished by now
+    atomic.sweep_tmp(out)
+    result.seconds = time.perf_counter() - t0
     return result

@@ -119,7 +119,9 @@ class Stage:
         return cls.resources
 
     def make_backend(self) -> Any:
-        return self.backend_class(self.config)(self.config)
+        """Build the configured backend; it is kept as ``self.backend`` so provenance can name it."""
+        self.backend = self.backend_class(self.config)(self.config)
+        return self.backend
 
     def __init__(self, config: StageConfig, ctx: StageContext):
         self.config = config
@@ -136,9 +138,16 @@ class Stage:
 
     def provenance(self, model: str | None = None, revision: str | None = None, seed: int | None = None,
                    **extra: Any) -> Provenance:
-        """Provenance for an artifact made by this stage with its configured backend."""
-        return Provenance(stage=self.name, backend=self.config.backend, config_hash=self.ctx.config_hash,
-                          model=model, revision=revision, seed=seed, extra=extra)
+        """Provenance for an artifact made by this stage with its configured backend.
+
+        A model backend's ``model_info`` (model id, revision, dtype, prompt hashes, and the backend
+        really used after a fallback) fills what the caller leaves out.
+        """
+        info = dict(getattr(getattr(self, "backend", None), "model_info", None) or {})
+        return Provenance(stage=self.name, backend=info.pop("backend", self.config.backend),
+                          config_hash=self.ctx.config_hash, model=model or info.pop("model", None),
+                          revision=revision or info.pop("revision", None), seed=seed,
+                          extra={**{k: v for k, v in info.items() if k not in ("model", "revision")}, **extra})
 
 
 def import_object(spec: str) -> Any:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
@@ -147,8 +147,7 @@ class MotionStage(Stage):
                 r.reject(self.name, e.reason, str(e))
                 continue
             r.fields["motion"] = score
-            r.provenance["motion"] = {"stage": self.name, "backend": cfg.backend, "config_hash": self.ctx.config_hash,
-                                      "model": cfg.model, "revision": cfg.revision}
+            r.provenance["motion"] = asdict(self.provenance())
             if score < cfg.threshold:
                 r.reject(self.name, "low_motion", f"motion {score:.2f} is under the threshold {cfg.threshold} "
                          "(mean cumulative displacement, pixels at 1280 wide)", motion=score)
