@@ -5,7 +5,7 @@ Validated completely before any work starts; every error names the field it is a
     seed: 0
     workers: 2
     executor: local          # or ray
-    pipeline: [standardize, features, dedup, motion, caption, instruction, keyframe_edit, generate, judge]
+    pipeline: [standardize, features, dedup, motion, depth, caption, instruction, keyframe_edit, generate, judge, enhance]
     stages:
       dedup: {threshold: 0.95}
       instruction: {edits_per_source: 2}
@@ -26,8 +26,8 @@ import yaml
 from .stage import ConfigError, StageConfig, get_stage, registered_stages
 
 DEFAULT_PIPELINE: tuple[str, ...] = (
-    "standardize", "features", "dedup", "motion", "caption", "instruction",
-    "keyframe_edit", "depth", "generate", "judge", "enhance",
+    "standardize", "features", "dedup", "motion", "depth", "caption", "instruction",
+    "keyframe_edit", "generate", "judge", "enhance",
 )  # fmt: skip
 
 __all__ = ["BuildConfig", "ConfigError", "ExportConfig", "DEFAULT_PIPELINE", "load_config"]

@@ -1,6 +1,6 @@
 """Reading a standardized clip record's video: where it is, which frames, decoded in chunks.
 
-Shared by the curation stages (features, motion); the decoding itself is ``ditto_data.video``'s.
+Shared by the stages that read clips (features, motion, caption, edit, generate, judge); the decoding itself is ``ditto_data.video``'s.
 """
 
 from __future__ import annotations
@@ -21,15 +21,25 @@ class ClipUnreadable(Exception):
         self.reason = reason
 
 
-def clip_video(record: Record, out_dir: Path) -> Path:
-    """The clip's standardized video (artifact ``video``, relative to the build's out dir)."""
-    rel = record.artifacts.get("video")
+def clip_video(record: Record, out_dir: Path, key: str = "video") -> Path:
+    """A record's video artifact (``video`` of a clip; ``source_video`` or ``edited_video`` of an edit)."""
+    rel = record.artifacts.get(key)
     if not rel:
-        raise ClipUnreadable("missing_video", f"clip {record.id} has no 'video' artifact")
+        raise ClipUnreadable("missing_video", f"{record.kind} {record.id} has no {key!r} artifact")
     path = Path(out_dir) / rel
     if not path.is_file():
-        raise ClipUnreadable("missing_video", f"clip {record.id}: video {path} does not exist")
+        raise ClipUnreadable("missing_video", f"{record.kind} {record.id}: video {path} does not exist")
     return path
+
+
+def read_frames_at(path: Path, indices: list[int]) -> np.ndarray:
+    """Frames at ``indices`` (uint8 [T, H, W, 3]); decode failures become ClipUnreadable."""
+    from ..video import VideoError, read_frames
+
+    try:
+        return read_frames(path, indices)
+    except (VideoError, OSError, ValueError, RuntimeError) as e:
+        raise ClipUnreadable("decode_error", f"cannot decode {path}: {e}") from e
 
 
 def spread_indices(num_frames: int, k: int) -> list[int]:

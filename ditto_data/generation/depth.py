@@ -1,0 +1,66 @@
+"""The ``depth`` stage: a depth video aligned frame for frame with each source clip.
+
+Ditto conditions VACE on a depth video (Video-Depth-Anything). The CPU generator needs none, so
+the stage is off by default; enabling it needs a model (backend ``depth-anything``, ``model`` a
+local folder or Hub id). The depth video (grey, near = bright) is encoded like the clip and stored
+as artifact ``depth_video`` on the clip; ``instruction`` copies it onto the clip's edits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
+from ..schema import CLIP, Record
+from ..video import VideoError, read_frames
+from .clips import ClipUnreadable, clip_video
+from .generate import encode_checked
+
+
+@dataclass
+class DepthConfig(ModelStageConfig):
+    backend: str = "depth-anything"
+    enabled: bool = False
+    gop: int = 20
+    crf: float = 18.0
+    preset: str = "veryfast"
+
+    def validate(self) -> None:
+        if self.enabled and not self.model:
+            raise ConfigError("model", "the depth stage needs a Depth Anything model (a local folder or Hub id)")
+
+
+@register_stage
+class Depth(Stage):
+    name = "depth"
+    kinds = (CLIP,)
+    Config = DepthConfig
+    resources = Resources(cpus=1.0, gpus=1.0, gpu_memory_gb=4.0)
+    backends = {"depth-anything": "ditto_data.generation.backends.depth_anything:DepthAnythingEstimator"}
+
+    def setup(self) -> None:
+        self.make_backend().setup()
+
+    def process(self, batch: list[Record]) -> list[Record]:
+        cfg = self.config
+        for r in batch:
+            path = self.ctx.artifact_path(f"{r.id}.depth.mp4")
+            try:
+                frames = read_frames(clip_video(r, self.ctx.out_dir))
+                depth = np.asarray(self.backend.depth(frames), dtype=np.uint8)
+                rgb = np.repeat(depth[..., None], 3, axis=-1)
+                like = {k: r.fields[k] for k in ("num_frames", "width", "height", "fps")}
+                problem = encode_checked(rgb, path, like, cfg.gop, cfg.crf, cfg.preset)
+            except ClipUnreadable as e:
+                r.reject(self.name, e.reason, str(e))
+                continue
+            except VideoError as e:
+                r.reject(self.name, e.reason, f"{r.id}: {e}")
+                continue
+            if problem:
+                r.reject(self.name, "shape_mismatch", f"{r.id}: depth {problem}")
+                continue
+            r.add_artifact("depth_video", self.ctx.relpath(path), self.provenance())
+        return batch

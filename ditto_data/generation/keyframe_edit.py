@@ -1,0 +1,95 @@
+"""The ``keyframe_edit`` stage: edit the first frame of the source clip as the instruction says.
+
+Ditto edits one keyframe with Qwen-Image-Edit (backend ``qwen-image-edit``); the edited keyframe
+then guides video generation. The CPU default, :class:`StyleFilterEditor`, applies the edit's
+style filter, the same one the CPU generator applies to every frame, so the keyframe equals frame 0
+of the edited video. Written as a PNG artifact ``edited_keyframe``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from ..atomic import atomic_path
+from ..builders.stage import ModelStageConfig, Resources, Stage, register_stage
+from ..schema import EDIT, Record
+from .clips import ClipUnreadable, clip_video, read_frames_at
+from .styles import apply_style
+
+
+@dataclass
+class KeyframeEditConfig(ModelStageConfig):
+    pass
+
+
+class UnsupportedEdit(ValueError):
+    """The backend cannot make this edit (the CPU filters know global styles only)."""
+
+    reason = "unsupported_edit"
+
+
+class StyleFilterEditor:
+    """CPU keyframe edit: the style library's filter for the edit's style."""
+
+    resources = Resources(cpus=1.0)
+
+    def __init__(self, config: KeyframeEditConfig):
+        self.config = config
+
+    def setup(self) -> None:
+        pass
+
+    def edit(self, image: np.ndarray, instruction: str, style: str | None, seed: int) -> np.ndarray:
+        if not style:
+            raise UnsupportedEdit(f"the CPU editor applies library styles only; no style for {instruction!r}")
+        return apply_style(style, image, 0)
+
+
+def write_png(image: np.ndarray, path) -> None:
+    with atomic_path(path) as tmp:
+        Image.fromarray(image).save(tmp, format="PNG")
+
+
+def read_png(path) -> np.ndarray:
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"))
+
+
+@register_stage
+class KeyframeEdit(Stage):
+    name = "keyframe_edit"
+    kinds = (EDIT,)
+    Config = KeyframeEditConfig
+    resources = Resources(cpus=1.0)
+    backends = {
+        "cpu": "ditto_data.generation.keyframe_edit:StyleFilterEditor",
+        "qwen-image-edit": "ditto_data.generation.backends.qwen_image:QwenImageEditor",
+    }
+
+    def setup(self) -> None:
+        self.make_backend().setup()
+
+    def process(self, batch: list[Record]) -> list[Record]:
+        for r in batch:
+            seed = self.ctx.seed
+            try:
+                frame = read_frames_at(clip_video(r, self.ctx.out_dir, "source_video"), [0])[0]
+                edited = self.backend.edit(frame, r.fields["instruction"], r.fields.get("style"), seed)
+            except ClipUnreadable as e:
+                r.reject(self.name, e.reason, str(e))
+                continue
+            except Exception as e:  # a sample the backend cannot edit, not a bug
+                if not hasattr(e, "reason"):
+                    raise
+                r.reject(self.name, e.reason, f"{r.id}: {e}")
+                continue
+            if edited.shape != frame.shape:  # model backends must give the keyframe back at its size
+                r.reject(self.name, "shape_mismatch", f"{r.id}: edited keyframe {edited.shape} != {frame.shape}")
+                continue
+            path = self.ctx.artifact_path(f"{r.id}.png")
+            write_png(edited, path)
+            r.add_artifact("edited_keyframe", self.ctx.relpath(path), self.provenance(seed=seed))
+        return batch
