@@ -16,6 +16,7 @@ worker, and ``process(batch) -> batch``. Records in, records out:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib
@@ -34,6 +35,18 @@ class Resources:
     cpus: float = 1.0
     gpus: float = 0.0
     gpu_memory_gb: float = 0.0
+
+
+class SampleError(Exception):
+    """A bad sample: the stage rejects the record with ``reason`` instead of stopping the build.
+
+    Any exception with a string ``reason`` attribute is treated the same way (``VideoError``,
+    a VLM's malformed answer), so backends need not import this class.
+    """
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
 
 
 class ConfigError(ValueError):
@@ -132,6 +145,21 @@ class Stage:
 
     def process(self, batch: list[Record]) -> list[Record]:
         raise NotImplementedError
+
+    @contextlib.contextmanager
+    def rejecting(self, record: Record):
+        """Run one record's work; an exception with a ``reason`` rejects the record and is swallowed.
+
+        Everything else (bugs, a misconfigured run) propagates and stops the build.
+        """
+        try:
+            yield
+        except Exception as e:
+            reason = getattr(e, "reason", None)
+            if not isinstance(reason, str):
+                raise
+            message = str(e) if record.id in str(e) else f"{record.id}: {e}"
+            record.reject(self.name, reason, message)
 
     def accepts(self, record: Record) -> bool:
         return record.ok and record.kind in self.kinds

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
 from ..schema import CLIP, Record
-from .clips import ClipUnreadable, clip_video, read_spread_frames
+from .clips import clip_video, read_spread_frames
 
 log = logging.getLogger(__name__)
 
@@ -105,16 +105,8 @@ class Caption(Stage):
 
     def process(self, batch: list[Record]) -> list[Record]:
         for r in batch:
-            try:
+            with self.rejecting(r):
                 frames = read_spread_frames(clip_video(r, self.ctx.out_dir), self.config.frames)
                 r.fields["caption"] = self.backend.caption(frames, dict(r.fields))
-            except ClipUnreadable as e:
-                r.reject(self.name, e.reason, str(e))
-                continue
-            except Exception as e:  # a model's malformed answer is a bad sample, not a bug
-                if not hasattr(e, "reason"):
-                    raise
-                r.reject(self.name, e.reason, f"{r.id}: {e}")
-                continue
-            r.provenance["caption"] = asdict(self.provenance())
+                r.provenance["caption"] = asdict(self.provenance())
         return batch

@@ -14,9 +14,9 @@ import numpy as np
 
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
 from ..schema import CLIP, Record
-from ..video import VideoError, read_frames
-from .clips import ClipUnreadable, clip_video
-from .generate import encode_checked
+from ..video import read_frames
+from .clips import clip_video
+from .generate import encode_checked, source_shape
 
 
 @dataclass
@@ -46,21 +46,10 @@ class Depth(Stage):
     def process(self, batch: list[Record]) -> list[Record]:
         cfg = self.config
         for r in batch:
-            path = self.ctx.artifact_path(f"{r.id}.depth.mp4")
-            try:
-                frames = read_frames(clip_video(r, self.ctx.out_dir))
-                depth = np.asarray(self.backend.depth(frames), dtype=np.uint8)
-                rgb = np.repeat(depth[..., None], 3, axis=-1)
-                like = {k: r.fields[k] for k in ("num_frames", "width", "height", "fps")}
-                problem = encode_checked(rgb, path, like, cfg.gop, cfg.crf, cfg.preset)
-            except ClipUnreadable as e:
-                r.reject(self.name, e.reason, str(e))
-                continue
-            except VideoError as e:
-                r.reject(self.name, e.reason, f"{r.id}: {e}")
-                continue
-            if problem:
-                r.reject(self.name, "shape_mismatch", f"{r.id}: depth {problem}")
-                continue
-            r.add_artifact("depth_video", self.ctx.relpath(path), self.provenance())
+            with self.rejecting(r):
+                depth = np.asarray(self.backend.depth(read_frames(clip_video(r, self.ctx.out_dir))), dtype=np.uint8)
+                path = self.ctx.artifact_path(f"{r.id}.depth.mp4")
+                encode_checked(np.repeat(depth[..., None], 3, axis=-1), path, source_shape(r), cfg.gop, cfg.crf,
+                               cfg.preset)
+                r.add_artifact("depth_video", self.ctx.relpath(path), self.provenance())
         return batch

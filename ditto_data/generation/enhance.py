@@ -13,9 +13,9 @@ import numpy as np
 
 from ..builders.stage import Resources, Stage, register_stage
 from ..schema import EDIT, Record
-from ..video import VideoError, read_frames
-from .clips import ClipUnreadable, clip_video
-from .generate import GenerateConfig, encode_checked
+from ..video import read_frames
+from .clips import clip_video
+from .generate import GenerateConfig, encode_checked, source_shape
 
 
 @dataclass
@@ -58,20 +58,10 @@ class Enhance(Stage):
             if getattr(self.backend, "identity", False):
                 r.provenance["enhance"] = asdict(self.provenance())
                 continue
-            path = self.ctx.artifact_path(f"{r.id}.mp4")
-            try:
+            with self.rejecting(r):
                 frames = read_frames(clip_video(r, self.ctx.out_dir, "edited_video"))
                 out = self.backend.enhance(frames, r.fields["instruction"], self.ctx.seed)
-                like = {k: r.fields[k] for k in ("num_frames", "width", "height", "fps")}
-                problem = encode_checked(out, path, like, cfg.gop, cfg.crf, cfg.preset)
-            except ClipUnreadable as e:
-                r.reject(self.name, e.reason, str(e))
-                continue
-            except VideoError as e:
-                r.reject(self.name, e.reason, f"{r.id}: {e}")
-                continue
-            if problem:
-                r.reject(self.name, "shape_mismatch", f"{r.id}: {problem}")
-                continue
-            r.add_artifact("edited_video", self.ctx.relpath(path), self.provenance(seed=self.ctx.seed))
+                path = self.ctx.artifact_path(f"{r.id}.mp4")
+                encode_checked(out, path, source_shape(r), cfg.gop, cfg.crf, cfg.preset)
+                r.add_artifact("edited_video", self.ctx.relpath(path), self.provenance(seed=self.ctx.seed))
         return batch

@@ -23,7 +23,7 @@ import numpy as np
 from .. import atomic
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
 from ..schema import CLIP, Record
-from .clips import ClipUnreadable, clip_video, read_spread_frames
+from .clips import clip_video, read_spread_frames
 
 log = logging.getLogger(__name__)
 
@@ -113,18 +113,14 @@ class FeaturesStage(Stage):
 
     def process(self, batch: list[Record]) -> list[Record]:
         for r in batch:
-            try:
+            with self.rejecting(r):
                 frames = read_spread_frames(clip_video(r, self.ctx.out_dir), self.config.num_keyframes)
-            except ClipUnreadable as e:
-                r.reject(self.name, e.reason, str(e))
-                continue
-            vec = np.asarray(self.backend.embed(frames), dtype=np.float32)
-            out = self.ctx.artifact_path(f"{r.id}.npy")
-            with atomic.atomic_path(out) as tmp:
-                np.save(tmp, vec)
-            r.fields["features_dim"] = int(vec.shape[0])
-            r.add_artifact("features", self.ctx.relpath(out), self.provenance(
-                model=self.config.model, revision=self.config.revision, keyframes=len(frames)))
+                vec = np.asarray(self.backend.embed(frames), dtype=np.float32)
+                out = self.ctx.artifact_path(f"{r.id}.npy")
+                with atomic.atomic_path(out) as tmp:
+                    np.save(tmp, vec)
+                r.fields["features_dim"] = int(vec.shape[0])
+                r.add_artifact("features", self.ctx.relpath(out), self.provenance(keyframes=len(frames)))
         return batch
 
 

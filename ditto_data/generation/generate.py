@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
+from ..builders.stage import ConfigError, ModelStageConfig, Resources, SampleError, Stage, register_stage
 from ..schema import EDIT, Record
-from ..video import VideoError, encode_video, probe, read_frames
-from .clips import ClipUnreadable, clip_video, iter_clip_frames
+from ..video import encode_video, probe, read_frames
+from .clips import clip_video, iter_clip_frames
 from .keyframe_edit import UnsupportedEdit, read_png
 from .styles import apply_style
 
@@ -59,16 +59,19 @@ class StyleFilterGenerator:
 
 
 def encode_checked(frames: Iterable[np.ndarray] | np.ndarray, path: Path, like: dict, gop: int, crf: float,
-                   preset: str) -> str | None:
-    """Encode and compare with the source's frame count and size; returns a problem or None."""
+                   preset: str) -> None:
+    """Encode, then compare with the source's frame count and size (DiffSynth reads both alike)."""
     encode_video(frames, path, fps=like["fps"], gop=gop, crf=crf, preset=preset)
     info = probe(path)
     want = (like["num_frames"], like["width"], like["height"])
     got = (info.num_frames, info.width, info.height)
     if got != want:
         path.unlink(missing_ok=True)
-        return f"edited video has (frames, width, height) {got}, its source {want}"
-    return None
+        raise SampleError("shape_mismatch", f"{path.name} has (frames, width, height) {got}, its source {want}")
+
+
+def source_shape(r: Record) -> dict:
+    return {k: r.fields[k] for k in ("num_frames", "width", "height", "fps")}
 
 
 @register_stage
@@ -88,11 +91,8 @@ class Generate(Stage):
     def process(self, batch: list[Record]) -> list[Record]:
         cfg = self.config
         for r in batch:
-            seed = self.ctx.seed
-            path = self.ctx.artifact_path(f"{r.id}.mp4")
-            try:
+            with self.rejecting(r):
                 src = clip_video(r, self.ctx.out_dir, "source_video")
-                like = {k: r.fields[k] for k in ("num_frames", "width", "height", "fps")}
                 keyframe = read_png(self.ctx.out_dir / r.artifacts["edited_keyframe"])
                 depth = None
                 if getattr(self.backend, "streams", False):
@@ -102,21 +102,8 @@ class Generate(Stage):
                     if r.artifacts.get("depth_video"):
                         depth = read_frames(self.ctx.out_dir / r.artifacts["depth_video"])[..., 0]
                 edited = self.backend.generate(frames, keyframe, depth, r.fields["instruction"],
-                                               r.fields.get("style"), seed)
-                problem = encode_checked(edited, path, like, cfg.gop, cfg.crf, cfg.preset)
-            except ClipUnreadable as e:
-                r.reject(self.name, e.reason, str(e))
-                continue
-            except VideoError as e:
-                r.reject(self.name, e.reason, f"{r.id}: {e}")
-                continue
-            except Exception as e:  # a sample the backend cannot make, not a bug
-                if not hasattr(e, "reason"):
-                    raise
-                r.reject(self.name, e.reason, f"{r.id}: {e}")
-                continue
-            if problem:
-                r.reject(self.name, "shape_mismatch", f"{r.id}: {problem}")
-                continue
-            r.add_artifact("edited_video", self.ctx.relpath(path), self.provenance(seed=seed))
+                                               r.fields.get("style"), self.ctx.seed)
+                path = self.ctx.artifact_path(f"{r.id}.mp4")
+                encode_checked(edited, path, source_shape(r), cfg.gop, cfg.crf, cfg.preset)
+                r.add_artifact("edited_video", self.ctx.relpath(path), self.provenance(seed=self.ctx.seed))
         return batch

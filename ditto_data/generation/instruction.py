@@ -17,7 +17,7 @@ import numpy as np
 
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
 from ..schema import CATEGORIES, CLIP, EDIT, Record, content_id, edit_id
-from .clips import ClipUnreadable, clip_video, read_spread_frames
+from .clips import clip_video, read_spread_frames
 from .styles import get_style, style_names
 
 
@@ -77,31 +77,27 @@ class Instruction(Stage):
         out: list[Record] = []
         for clip in batch:
             out.append(clip)
-            seed = int(content_id(str(self.ctx.seed), clip.id), 16) % (2**31)
-            try:
-                frames = None
-                if getattr(self.backend, "needs_frames", True):
-                    frames = read_spread_frames(clip_video(clip, self.ctx.out_dir), self.config.frames)
-                edits = self.backend.instructions(frames, clip.fields.get("caption", ""),
-                                                  self.config.edits_per_source, seed)
-            except ClipUnreadable as e:
-                clip.reject(self.name, e.reason, str(e))
-                continue
-            except Exception as e:  # a model's malformed answers are a bad sample, not a bug
-                if not hasattr(e, "reason"):
-                    raise
-                clip.reject(self.name, e.reason, f"{clip.id}: {e}")
-                continue
-            prov = asdict(self.provenance(seed=seed))
-            for n, e in enumerate(edits):
-                if e.get("category") not in CATEGORIES or not str(e.get("instruction", "")).strip():
-                    continue  # the VLM backend already rejects these; never export a bad row
-                rec = clip.child(edit_id(clip.id, n), EDIT, category=e["category"], source_id=clip.id)
-                rec.fields.update(instruction=e["instruction"].strip(), style=e.get("style"))
-                for src_key, key in (("video", "source_video"), ("depth_video", "depth_video")):
-                    if src_key in clip.artifacts:
-                        rec.artifacts[key] = clip.artifacts[src_key]
-                        rec.provenance[key] = clip.provenance.get(src_key, {})
-                rec.provenance["instruction"] = prov
-                out.append(rec)
+            with self.rejecting(clip):
+                out.extend(self._edits(clip))
+        return out
+
+    def _edits(self, clip: Record) -> list[Record]:
+        seed = int(content_id(str(self.ctx.seed), clip.id), 16) % (2**31)
+        frames = None
+        if getattr(self.backend, "needs_frames", True):
+            frames = read_spread_frames(clip_video(clip, self.ctx.out_dir), self.config.frames)
+        edits = self.backend.instructions(frames, clip.fields.get("caption", ""), self.config.edits_per_source, seed)
+        prov = asdict(self.provenance(seed=seed))
+        out = []
+        for n, e in enumerate(edits):
+            if e.get("category") not in CATEGORIES or not str(e.get("instruction", "")).strip():
+                continue  # the VLM backend already rejects these; never export a bad row
+            rec = clip.child(edit_id(clip.id, n), EDIT, category=e["category"], source_id=clip.id)
+            rec.fields.update(instruction=e["instruction"].strip(), style=e.get("style"))
+            for src_key, key in (("video", "source_video"), ("depth_video", "depth_video")):
+                if src_key in clip.artifacts:
+                    rec.artifacts[key] = clip.artifacts[src_key]
+                    rec.provenance[key] = clip.provenance.get(src_key, {})
+            rec.provenance["instruction"] = prov
+            out.append(rec)
         return out

@@ -23,9 +23,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
+from ..builders.stage import ConfigError, ModelStageConfig, Resources, SampleError, Stage, register_stage
 from ..schema import EDIT, Record
-from .clips import ClipUnreadable, clip_video, read_frames_at, spread_indices
+from .clips import clip_video, read_frames_at, spread_indices
 
 CPU_SCORES = ("temporal_consistency", "structure_preservation", "quality")
 VLM_SCORES = ("instruction_fidelity", "content_preservation", "visual_quality", "safety")
@@ -130,27 +130,18 @@ class Judge(Stage):
 
     def process(self, batch: list[Record]) -> list[Record]:
         for r in batch:
-            try:
+            with self.rejecting(r):
                 idx = pair_indices(int(r.fields["num_frames"]), self.config.pairs)
                 src = read_frames_at(clip_video(r, self.ctx.out_dir, "source_video"), idx)
                 edt = read_frames_at(clip_video(r, self.ctx.out_dir, "edited_video"), idx)
                 verdict = dict(self.backend.judge(src, edt, r.fields["instruction"]))
-            except ClipUnreadable as e:
-                r.reject(self.name, e.reason, str(e))
-                continue
-            except Exception as e:  # a model's malformed answer is a bad sample, not a bug
-                if not hasattr(e, "reason"):
-                    raise
-                r.reject(self.name, e.reason, f"{r.id}: {e}")
-                continue
-            rationale = verdict.pop("rationale", None)
-            r.fields["scores"] = verdict
-            if rationale:
-                r.fields["judge_rationale"] = rationale
-            r.provenance["scores"] = asdict(self.provenance())
-            for name, value in verdict.items():
-                floor = getattr(self.config, f"min_{name}", None)
-                if floor is not None and value < floor:
-                    r.reject(self.name, f"judge_{name}", f"{r.id}: {name} {value:.3g} is under {floor}")
-                    break
+                rationale = verdict.pop("rationale", None)
+                r.fields["scores"] = verdict
+                if rationale:
+                    r.fields["judge_rationale"] = rationale
+                r.provenance["scores"] = asdict(self.provenance())
+                for name, value in verdict.items():
+                    floor = getattr(self.config, f"min_{name}", None)
+                    if floor is not None and value < floor:
+                        raise SampleError(f"judge_{name}", f"{name} {value:.3g} is under {floor}")
         return batch

@@ -14,9 +14,9 @@ import numpy as np
 from PIL import Image
 
 from ..atomic import atomic_path
-from ..builders.stage import ModelStageConfig, Resources, Stage, register_stage
+from ..builders.stage import ModelStageConfig, Resources, SampleError, Stage, register_stage
 from ..schema import EDIT, Record
-from .clips import ClipUnreadable, clip_video, read_frames_at
+from .clips import clip_video, read_frames_at
 from .styles import apply_style
 
 
@@ -74,22 +74,12 @@ class KeyframeEdit(Stage):
 
     def process(self, batch: list[Record]) -> list[Record]:
         for r in batch:
-            seed = self.ctx.seed
-            try:
+            with self.rejecting(r):
                 frame = read_frames_at(clip_video(r, self.ctx.out_dir, "source_video"), [0])[0]
-                edited = self.backend.edit(frame, r.fields["instruction"], r.fields.get("style"), seed)
-            except ClipUnreadable as e:
-                r.reject(self.name, e.reason, str(e))
-                continue
-            except Exception as e:  # a sample the backend cannot edit, not a bug
-                if not hasattr(e, "reason"):
-                    raise
-                r.reject(self.name, e.reason, f"{r.id}: {e}")
-                continue
-            if edited.shape != frame.shape:  # model backends must give the keyframe back at its size
-                r.reject(self.name, "shape_mismatch", f"{r.id}: edited keyframe {edited.shape} != {frame.shape}")
-                continue
-            path = self.ctx.artifact_path(f"{r.id}.png")
-            write_png(edited, path)
-            r.add_artifact("edited_keyframe", self.ctx.relpath(path), self.provenance(seed=seed))
+                edited = self.backend.edit(frame, r.fields["instruction"], r.fields.get("style"), self.ctx.seed)
+                if edited.shape != frame.shape:  # model backends must give the keyframe back at its size
+                    raise SampleError("shape_mismatch", f"edited keyframe {edited.shape} != source {frame.shape}")
+                path = self.ctx.artifact_path(f"{r.id}.png")
+                write_png(edited, path)
+                r.add_artifact("edited_keyframe", self.ctx.relpath(path), self.provenance(seed=self.ctx.seed))
         return batch

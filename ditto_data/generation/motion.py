@@ -22,7 +22,7 @@ import numpy as np
 
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
 from ..schema import CLIP, Record
-from .clips import ClipUnreadable, clip_video, iter_clip_frames
+from .clips import clip_video, iter_clip_frames
 
 log = logging.getLogger(__name__)
 
@@ -138,13 +138,12 @@ class MotionStage(Stage):
     def process(self, batch: list[Record]) -> list[Record]:
         cfg = self.config
         for r in batch:
-            try:
+            with self.rejecting(r):
                 frames = iter_clip_frames(clip_video(r, self.ctx.out_dir), stride=cfg.frame_stride)
                 if not getattr(self.backend, "streams", False):  # model backends take the whole clip
                     frames = np.stack(list(frames))
                 score = round(float(self.backend.score(frames)), 3)
-            except ClipUnreadable as e:
-                r.reject(self.name, e.reason, str(e))
+            if not r.ok:
                 continue
             r.fields["motion"] = score
             r.provenance["motion"] = asdict(self.provenance())
