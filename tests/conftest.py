@@ -5,9 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# Keep `datasets`' cache per test session: it keys local folders by name and mtimes, not by path,
+# so folders named alike in different temporary places could share stale cached rows. Set before
+# anything imports `datasets`, which reads it once.
+os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="ditto-hf-datasets-"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"

@@ -108,12 +108,12 @@ def test_reference_image_column_when_kept(media, tmp_path):
 
 
 @pytest.mark.parametrize("streaming", [False, True])
-def test_stock_load_dataset_decodes_both_videos(built, streaming, tmp_path, monkeypatch):
+def test_stock_load_dataset_decodes_both_videos(built, streaming, tmp_path):
     datasets = pytest.importorskip("datasets")
-    monkeypatch.setenv("HF_DATASETS_CACHE", str(tmp_path / "hf-cache"))
     out, records, _ = built
     a, b = _ids(records)
-    ds = datasets.load_dataset(str(out), "global_style", split="train", streaming=streaming)
+    cache = str(tmp_path / "hf-cache")  # this test's own: `datasets` keys local folders by name and mtimes
+    ds = datasets.load_dataset(str(out), "global_style", split="train", streaming=streaming, cache_dir=cache)
     rows = list(ds)
     assert [r["id"] for r in rows] == [f"{a}_0", f"{a}_1", f"{b}_0"]
     assert rows[0]["instruction"] == INSTRUCTIONS[0] and rows[0]["source_id"] == a
@@ -123,10 +123,10 @@ def test_stock_load_dataset_decodes_both_videos(built, streaming, tmp_path, monk
             frame = r[col].get_frame_at(FRAMES - 1).data
             assert tuple(frame.shape) == (3, H, W), col
         assert len(r["source_video"]) == len(r["edited_video"]) == FRAMES
-    local = list(datasets.load_dataset(str(out), "local", split="train", streaming=streaming))
+    local = list(datasets.load_dataset(str(out), "local", split="train", streaming=streaming, cache_dir=cache))
     assert [r["id"] for r in local] == [f"{b}_1"] and local[0]["category"] == "local"
 
-    src = list(datasets.load_dataset(str(out), "source", split="train", streaming=streaming))
+    src = list(datasets.load_dataset(str(out), "source", split="train", streaming=streaming, cache_dir=cache))
     assert [r["id"] for r in src] == [a, b]
     assert src[0]["caption"].startswith("People ride bikes")
     assert (src[0]["num_frames"], src[0]["width"], src[0]["height"], src[0]["fps"]) == (FRAMES, W, H, 20.0)

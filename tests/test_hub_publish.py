@@ -125,14 +125,14 @@ def test_interrupted_publish_resumes_and_a_second_publish_sends_nothing(dataset,
 def test_invalid_card_is_refused_before_anything_is_sent(dataset, tmp_path):
     (dataset / "README.md").write_text("---\nlicense: [unclosed\n---\n# bad\n")
     with UploadHub(tmp_path / "hub") as hub:
-        with pytest.raises(PublishError, match=r"README\.md: invalid YAML header"):
+        with pytest.raises(PublishError, match=r"invalid dataset card .*README\.md: .*YAML header"):
             publish(dataset, REPO_ID, endpoint=hub.endpoint, token="hf_test")
         assert hub.requests == []
 
 
 def test_card_that_is_not_a_mapping_is_refused(dataset):
     (dataset / "README.md").write_text("---\n- just\n- a list\n---\n")
-    with pytest.raises(PublishError, match=r"README\.md: invalid YAML header"):
+    with pytest.raises(PublishError, match=r"invalid dataset card .*README\.md: .*YAML header"):
         publish(dataset, REPO_ID, endpoint="http://127.0.0.1:9", token="hf_test")
 
 

@@ -50,7 +50,7 @@ def card_problems(path: str | Path) -> list[str]:
     try:
         card = DatasetCard.load(path)
     except Exception as e:  # noqa: BLE001 - the card's YAML, whatever is wrong with it
-        return [f"{path}: YAML header does not parse: {e}"]
+        return [f"YAML header does not parse: {e}"]
     data = card.data.to_dict()
     problems = []
     try:

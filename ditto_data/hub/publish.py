@@ -104,25 +104,22 @@ def _archived_folders(vdir: Path) -> set[str]:
 
 
 def validate_card(folder: str | Path) -> None:
-    """Check README.md's YAML header parses into a mapping, before anything is uploaded.
+    """Validate README.md (``ditto_data.cards.validate_card``, offline) before anything is uploaded.
 
-    The Hub validates it again server-side when the card is committed; failing here instead
-    avoids a publish that uploads terabytes and then stops at the last commit.
+    The Hub validates it again when the card is committed; failing here instead avoids a publish
+    that uploads terabytes and then stops at the last commit.
     """
-    from huggingface_hub import DatasetCard
+    from ..cards import CardError
+    from ..cards import validate_card as check
 
     card = Path(folder) / CARD
     if not card.is_file():
         log.warning("%s: no dataset card; the repo will have none (write one with `ditto-data card`)", card)
         return
-    text = card.read_text(encoding="utf-8")
-    if not text.startswith("---"):
-        log.warning("%s: the card has no YAML header (license, task_categories, configs)", card)
-        return
     try:
-        DatasetCard(text, ignore_metadata_errors=False)
-    except Exception as e:  # noqa: BLE001 - huggingface_hub raises ValueError or a YAML error
-        raise PublishError(f"{card}: invalid YAML header: {e}") from None
+        check(card)
+    except CardError as e:
+        raise PublishError(f"invalid dataset card {e}") from None
 
 
 def _batches(files: list[UploadFile], max_files: int, max_bytes: int) -> list[list[UploadFile]]:
