@@ -158,8 +158,9 @@ def neon_edges(frame: Frame, index: int = 0) -> Frame:
 def bw_film(frame: Frame, index: int = 0) -> Frame:
     """High-contrast black and white with a vignette and fine grain (grain fixed per frame index)."""
     g = _gray(frame).astype(np.float32) / 255.0
-    g = 1.0 / (1.0 + np.exp(-6.0 * (g - 0.5)))  # S-curve
-    g = (g - g.min()) / max(1e-6, float(g.max() - g.min())) * 255.0
+    # a fixed S-curve stretched to 0..255; no per-frame normalisation, which would flicker
+    lo, hi = 1.0 / (1.0 + np.exp(3.0)), 1.0 / (1.0 + np.exp(-3.0))
+    g = (1.0 / (1.0 + np.exp(-6.0 * (g - 0.5))) - lo) / (hi - lo) * 255.0
     h, w = g.shape
     g = g * _vignette(h, w, 0.45)[..., 0] + _grain(h, w, index, 6.0)
     return cv2.cvtColor(_to_u8(g), cv2.COLOR_GRAY2RGB)
@@ -182,7 +183,7 @@ def vintage_faded(frame: Frame, index: int = 0) -> Frame:
 
 def thermal(frame: Frame, index: int = 0) -> Frame:
     """Brightness mapped to a heat-camera palette (black-purple for dark, yellow-white for bright)."""
-    g = cv2.equalizeHist(_gray(frame))
+    g = _gray(frame)  # a fixed mapping: per-frame histogram equalisation would flicker
     bgr = cv2.applyColorMap(g, cv2.COLORMAP_INFERNO)
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
