@@ -1,0 +1,129 @@
+"""One decoder API over torchcodec (default), PyAV (always there) and decord (optional).
+
+Every backend returns the same frames for the same indices (frame-exact, display orientation),
+so a dataset decoded on a machine without torchcodec gives the same training samples.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from types import TracebackType
+
+import numpy as np
+
+from ..errors import VideoError
+from .base import DecoderBackend, VideoMetadata
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("torchcodec", "pyav", "decord")
+_AUTO_ORDER = ("torchcodec", "pyav")  # decord: known seek bugs, only when asked for
+_unavailable: set[str] = set()  # backends whose library failed to import in this process
+
+
+def _backend_class(name: str) -> type[DecoderBackend]:
+    if name == "torchcodec":
+        from .torchcodec import TorchCodecDecoder
+
+        return TorchCodecDecoder
+    if name == "pyav":
+        from .pyav import PyAVDecoder
+
+        return PyAVDecoder
+    if name == "decord":
+        from .decord import DecordDecoder
+
+        return DecordDecoder
+    raise ValueError(f"unknown decoder backend {name!r}; known: auto, {', '.join(BACKENDS)}")
+
+
+def available_backends() -> list[str]:
+    """Backends whose library imports here, in ``auto``'s order of preference (decord last)."""
+    out = []
+    for name in BACKENDS:
+        try:
+            __import__({"pyav": "av"}.get(name, name))
+            out.append(name)
+        except Exception:  # noqa: BLE001 - a broken install counts as absent
+            pass
+    return out
+
+
+class VideoDecoder:
+    """Random access to the frames of one video file.
+
+    ``backend="auto"`` tries torchcodec, then PyAV. ``.metadata`` is a :class:`VideoMetadata`;
+    ``get_frames(indices)`` gives uint8 [T,H,W,3] RGB in the caller's order (duplicates allowed,
+    negative indices count from the end); ``get_frames_torch`` gives uint8 [T,3,H,W].
+    Errors are :class:`VideoError` naming the file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], backend: str = "auto"):
+        names = _AUTO_ORDER if backend == "auto" else (backend,)
+        if backend != "auto":
+            _backend_class(backend)  # unknown names raise ValueError at once
+        last: Exception | None = None
+        for name in names:
+            if name in _unavailable:
+                continue
+            try:
+                cls = _backend_class(name)
+                self._impl = cls(path)
+                break
+            except ImportError as e:
+                if backend != "auto":
+                    raise VideoError(path, f"decoder backend {name!r} is not installed ({e})", "backend") from None
+                _unavailable.add(name)
+                last = e
+            except VideoError as e:
+                if backend != "auto" or name == names[-1] or e.reason in ("not_found", "empty_file"):
+                    raise
+                log.debug("%s backend failed on %s (%s); trying the next", name, path, e)
+                last = e
+        else:
+            raise last if isinstance(last, VideoError) else VideoError(path, f"no decoder backend works: {last}")
+        self.backend: str = self._impl.name
+        self.path = self._impl.path
+
+    @property
+    def metadata(self) -> VideoMetadata:
+        return self._impl.metadata
+
+    def __len__(self) -> int:
+        return self._impl.metadata.num_frames
+
+    def get_frames(self, indices: Sequence[int] | np.ndarray | int | None = None) -> np.ndarray:
+        """uint8 [T,H,W,3] RGB frames at ``indices`` (all frames when None)."""
+        return self._impl.get_frames(indices)
+
+    def get_frames_torch(self, indices: Sequence[int] | np.ndarray | int | None = None):  # -> torch.Tensor
+        """uint8 torch tensor [T,3,H,W] at ``indices``."""
+        import torch
+
+        return torch.from_numpy(self.get_frames(indices)).permute(0, 3, 1, 2).contiguous()
+
+    def close(self) -> None:
+        self._impl.close()
+
+    def __enter__(self) -> VideoDecoder:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        m = self.metadata
+        return f"VideoDecoder({str(self.path)!r}, backend={self.backend!r}, {m.num_frames} frames, {m.width}x{m.height})"
+
+
+def read_frames(path: str | os.PathLike[str], indices: Sequence[int] | np.ndarray | None = None,
+                backend: str = "auto") -> np.ndarray:
+    """uint8 [T,H,W,3] RGB frames of ``path`` at ``indices`` (all frames when None)."""
+    with VideoDecoder(path, backend=backend) as d:
+        return d.get_frames(indices)
+
+
+__all__ = ["VideoDecoder", "VideoMetadata", "VideoError", "read_frames", "available_backends", "BACKENDS"]

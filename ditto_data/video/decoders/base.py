@@ -1,0 +1,95 @@
+"""What every decoder backend shares: metadata, index checking, caller-order results, rotation.
+
+Frames are returned in *display* orientation (rotation metadata applied), the same way by every
+backend, so ``get_frames`` shapes agree with :func:`ditto_data.video.probe`'s width and height.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import VideoError
+
+
+#: Codecs that torchcodec and decord decode differently from PyAV: they link the system FFmpeg,
+#: whose MPEG-1/2 decoder is not bit-exact with the one bundled in PyAV's wheels, and torchcodec's
+#: index of MPEG-PS files is off by several frames. Those backends hand such files to PyAV.
+PYAV_ONLY_CODECS = frozenset({"mpeg1video", "mpeg2video"})
+
+
+@dataclass(frozen=True)
+class VideoMetadata:
+    """``num_frames`` is exact (counted from the index, not the header); sizes are display sizes."""
+
+    num_frames: int
+    fps: float
+    width: int
+    height: int
+    duration: float
+    keyframe_indices: list[int] | None = None
+    rotation: int = 0
+    codec: str | None = None
+
+
+def rotate_display(frames: np.ndarray, rotation: int) -> np.ndarray:
+    """Stored [T,H,W,3] frames -> display orientation (FFmpeg's counter-clockwise display angle)."""
+    k = (rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(frames, k=k, axes=(1, 2))) if k else frames
+
+
+class DecoderBackend:
+    """Base of the backends. Subclasses set ``path`` and ``metadata`` and implement ``_decode``."""
+
+    name: str = "?"
+    path: Path
+    metadata: VideoMetadata
+
+    def _decode(self, indices: list[int]) -> np.ndarray:
+        """Frames at sorted, unique, valid ``indices`` -> uint8 [T,H,W,3] display orientation."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+    def check_indices(self, indices: Iterable[int] | int | None) -> list[int]:
+        """Python-style indices (negative counts from the end) -> non-negative ints; bad ones raise."""
+        n = self.metadata.num_frames
+        if indices is None:
+            return list(range(n))
+        if isinstance(indices, (int, np.integer)):
+            indices = [int(indices)]
+        if hasattr(indices, "tolist"):  # numpy array or torch tensor
+            indices = indices.tolist()
+        out = []
+        for i in indices:
+            if isinstance(i, bool) or not isinstance(i, (int, np.integer)):
+                raise VideoError(self.path, f"frame index {i!r} is not an integer", "bad_index")
+            j = int(i) + n if i < 0 else int(i)
+            if not 0 <= j < n:
+                raise VideoError(self.path, f"frame index {i} out of range: the video has {n} frames", "bad_index")
+            out.append(j)
+        return out
+
+    def get_frames(self, indices: Sequence[int] | np.ndarray | int | None = None) -> np.ndarray:
+        """uint8 [T,H,W,3] RGB frames at ``indices`` (caller's order, repeats allowed)."""
+        wanted = self.check_indices(indices)
+        if not wanted:
+            return np.empty((0, self.metadata.height, self.metadata.width, 3), np.uint8)
+        unique = sorted(set(wanted))
+        frames = self._decode(unique)
+        if len(frames) != len(unique):
+            raise VideoError(self.path, f"{self.name} returned {len(frames)} frames for {len(unique)} indices",
+                             "decode_error")
+        if unique == wanted:
+            return frames
+        pos = {j: k for k, j in enumerate(unique)}
+        return frames[[pos[j] for j in wanted]]
+
+
+def fspath(path: str | os.PathLike[str]) -> Path:
+    return Path(os.fspath(path))
