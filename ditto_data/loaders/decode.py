@@ -42,25 +42,48 @@ def _name(src: Source, label: str) -> str:
     return label if isinstance(src, bytes) else str(src)
 
 
-def open_video(src: Source, label: str = "video"):
-    """A :class:`ditto_data.video.VideoDecoder` on a path, or on mp4 bytes (spilled to a temp file
-    only if the decoder will not take a file-like object)."""
+class _SpilledVideo:
+    """A decoder over mp4 bytes written to a temporary file, removed when the decoder closes."""
+
+    def __init__(self, data: bytes):
+        from ..video import VideoDecoder
+
+        tmpdir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
+        fd, self._tmp = tempfile.mkstemp(suffix=".mp4", prefix="ditto-wds-", dir=tmpdir)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            self._dec = VideoDecoder(self._tmp)
+        except BaseException:
+            os.unlink(self._tmp)
+            raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._dec, name)
+
+    def __len__(self) -> int:
+        return len(self._dec)
+
+    def __enter__(self) -> _SpilledVideo:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        try:
+            self._dec.close()
+        finally:
+            os.unlink(self._tmp)
+
+
+def open_video(src: Source):
+    """A :class:`ditto_data.video.VideoDecoder` on a path, or on mp4 bytes (WebDataset members are
+    spilled to a temporary file, in RAM where /dev/shm exists: the decoder API takes paths)."""
     from ..video import VideoDecoder
 
-    if not isinstance(src, bytes):
-        if not Path(src).is_file():
-            raise SampleError(str(src), "file not found")
-        return VideoDecoder(src)
-    try:
-        return VideoDecoder(io.BytesIO(src))
-    except TypeError:
-        fd, tmp = tempfile.mkstemp(suffix=".mp4", prefix="ditto-wds-")
-        with os.fdopen(fd, "wb") as f:
-            f.write(src)
-        try:
-            return VideoDecoder(tmp)
-        finally:
-            os.unlink(tmp)  # the decoder holds the file open (POSIX keeps it alive)
+    if isinstance(src, bytes):
+        return _SpilledVideo(src)
+    if not Path(src).is_file():
+        raise SampleError(str(src), "file not found")
+    return VideoDecoder(src)
 
 
 def read_image(src: Source) -> torch.Tensor:
@@ -153,7 +176,7 @@ class SampleReader:
             for name, src in streams.items():
                 label = _name(src, f"{key}.{name}.mp4")
                 try:
-                    decs[name] = stack.enter_context(open_video(src, label))
+                    decs[name] = stack.enter_context(open_video(src))
                 except SampleError:
                     raise
                 except Exception as e:  # noqa: BLE001 - VideoError or anything a broken file throws
@@ -171,8 +194,8 @@ class SampleReader:
                 want["edited"] = [0, *idx]
 
             def get(name: str) -> torch.Tensor:
-                try:
-                    return decs[name].get_frames_torch(want[name])
+                try:  # NHWC -> NCHW view (channels-last strides): no copy before the resize
+                    return torch.from_numpy(decs[name].get_frames(want[name])).permute(0, 3, 1, 2)
                 except Exception as e:  # noqa: BLE001
                     raise SampleError(_name(streams[name], f"{key}.{name}.mp4"), f"decode failed: {e}") from e
 
