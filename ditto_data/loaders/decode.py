@@ -95,6 +95,33 @@ def read_image(src: Source) -> torch.Tensor:
     return torch.from_numpy(arr.copy()).permute(2, 0, 1)
 
 
+_TRIM_EVERY = 8
+_reads = 0
+_malloc_trim: Callable[[int], int] | None | bool = None
+
+
+def release_memory() -> None:
+    """Every few samples, hand freed heap back to the OS (glibc ``malloc_trim``).
+
+    Decoding allocates and frees tens of MB per clip from several FFmpeg threads; glibc keeps the
+    freed pages in per-thread arenas, so a DataLoader worker's memory creeps up sample after sample
+    (measured: +180 MiB per worker over 160 720p samples) unless they are trimmed.
+    """
+    global _reads, _malloc_trim
+    _reads += 1
+    if _reads % _TRIM_EVERY:
+        return
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to do
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
 class SkipCounter:
     """Bad samples: one warning per file per process, and a count shared with DataLoader workers."""
 
@@ -124,8 +151,8 @@ class SampleReader:
     ``dtype``: ``"uint8"`` or ``"float"`` (float32 in [-1, 1]). ``reference``: ``"always"``,
     ``"never"`` or ``"curriculum"`` (the :class:`ModalityCurriculum` decides per sample; a dropped
     reference is all zeros with ``has_reference`` False, so batches still collate).
-    ``parallel``: decode source and edited in two threads (the decoders release the GIL); it pays
-    off in a single process with idle cores, not inside DataLoader workers that already fill them.
+    ``parallel``: decode source and edited in two threads (the decoders release the GIL); ``None``
+    (default) does so only outside DataLoader workers, whose processes already fill the cores.
     """
 
     sampler: ClipSampler
@@ -135,7 +162,7 @@ class SampleReader:
     reference: str = "always"
     curriculum: ModalityCurriculum | None = None
     depth: bool = True
-    parallel: bool = False
+    parallel: bool | None = None
 
     def __post_init__(self) -> None:
         self.size = check_size(self.size)
@@ -158,7 +185,10 @@ class SampleReader:
         return self.reference == "always"
 
     def _run(self, fns: list[Callable[[], Any]]) -> list[Any]:
-        if not self.parallel or len(fns) == 1:
+        parallel = self.parallel
+        if parallel is None:
+            parallel = torch.utils.data.get_worker_info() is None
+        if not parallel or len(fns) == 1:
             return [f() for f in fns]
         if self._pool is None:
             self._pool = ThreadPoolExecutor(max(2, len(fns)), thread_name_prefix="ditto-decode")
@@ -167,6 +197,7 @@ class SampleReader:
     def read(self, row: dict[str, Any], rng: np.random.Generator, step: int = 0,
              key: str | None = None) -> dict[str, Any]:
         """The sample of ``row``; raises :class:`SampleError` naming the file that failed."""
+        release_memory()
         key = key or row.get("id", "?")
         with_ref = self.wants_reference(step, rng)
         streams = {"source": row["source_video"], "edited": row["edited_video"]}
