@@ -47,9 +47,10 @@ def test_load_ditto1m_download(ditto, caplog):
     missing = [r for r in caplog.records if "missing" in r.getMessage()]
     assert len(missing) == 1 and f"{hashes()[0]}_9.mp4" in missing[0].getMessage()
     assert set(ds["category"]) == {"global_style"}  # upload batch global_style1 -> its category
-    assert all("/global_style1/global_style1/" in p for p in
-               ds.cast_column("edited_video", __import__("datasets").Video(decode=False))["edited_video"]
-               and [x["path"] for x in ds.cast_column("edited_video", __import__("datasets").Video(decode=False))["edited_video"]])
+    import datasets
+
+    paths = [v["path"] for v in ds.cast_column("edited_video", datasets.Video(decode=False))["edited_video"]]
+    assert all("/videos/global_style1/global_style1/0000/" in p for p in paths)  # doubled layout found
     assert "global" in list_configs(ditto) and "source" in list_configs(ditto)
 
 

@@ -53,7 +53,7 @@ class TripletClipDataset(torch.utils.data.Dataset):
                  fps: float | None = None, start: str = "random", size: tuple[int, int] | None = None,
                  crop: str = "center", dtype: str = "uint8", reference: str | None = None,
                  curriculum: ModalityCurriculum | None = None, depth: bool = True, seed: int = 0,
-                 parallel_decode: bool = True):
+                 parallel_decode: bool | None = None):
         self.rows = _rows(source, config)
         self.seed = seed
         sampler = sampler or ClipSampler(num_frames=num_frames, stride=stride, fps=fps, start=start, seed=seed)

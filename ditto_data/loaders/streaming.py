@@ -80,7 +80,7 @@ class StreamingTripletDataset(IterableDataset):
                  fps: float | None = None, start: str = "random", size: tuple[int, int] | None = None,
                  crop: str = "center", dtype: str = "uint8", reference: str | None = None,
                  curriculum: ModalityCurriculum | None = None, depth: bool = True,
-                 parallel_decode: bool = True):
+                 parallel_decode: bool | None = None):
         import multiprocessing as mp
 
         self.rank, self.world_size = dist_info(rank, world_size)
