@@ -184,9 +184,10 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 def _cmd_export_webdataset(args: argparse.Namespace) -> int:
     from .exports.webdataset import write_webdataset
 
-    shards = write_webdataset(args.dataset, args.out, config=args.config, shard_size=args.shard_size,
+    to = args.to or args.out / "webdataset" / args.config
+    shards = write_webdataset(args.out, to, config=args.config, shard_size=args.shard_size,
                               max_samples=args.max_samples, progress=not args.quiet)
-    console.print(f"[bold]webdataset:[/bold] {len(shards)} shard(s) in {args.out.resolve()}")
+    console.print(f"[bold]webdataset:[/bold] {len(shards)} shard(s) in {to.resolve()}")
     return 0
 
 
@@ -194,8 +195,8 @@ def _add_export(sub) -> None:
     e = sub.add_parser("export", help="export a built dataset to another format")
     esub = e.add_subparsers(dest="format", required=True)
     w = esub.add_parser("webdataset", help="tar shards of (source.mp4, edited.mp4, json) for streaming")
-    w.add_argument("out", type=Path, help="folder for shard-NNNNNN.tar and shards.json")
-    w.add_argument("--dataset", type=Path, default=Path("."), help="dataset folder (default: current folder)")
+    w.add_argument("out", type=Path, help="the dataset folder (a build's --out, or a Ditto-1M download)")
+    w.add_argument("--to", type=Path, help="folder for shard-NNNNNN.tar and shards.json (default: OUT/webdataset/CONFIG)")
     w.add_argument("--config", default="global_style", help="training_metadata config (default: global_style)")
     w.add_argument("--shard-size", default="1GB", help="close a shard at this size (default: 1GB)")
     w.add_argument("--max-samples", type=int, help="or at this many samples")

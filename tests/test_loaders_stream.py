@@ -89,7 +89,7 @@ def test_webdataset_export_and_read(ours, tmp_path):
 
 
 def test_webdataset_broken_shard_and_cli(ours, tmp_path, caplog):
-    assert main(["export", "webdataset", str(tmp_path / "w"), "--dataset", str(ours), "--max-samples", "4",
+    assert main(["export", "webdataset", str(ours), "--to", str(tmp_path / "w"), "--max-samples", "4",
                  "--quiet"]) == 0
     shards = sorted((tmp_path / "w").glob("*.tar"))
     assert len(shards) == 2 and (tmp_path / "w" / "shards.json").is_file()

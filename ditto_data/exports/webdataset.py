@@ -12,7 +12,6 @@ import contextlib
 import io
 import json
 import logging
-import re
 import sys
 import tarfile
 from collections.abc import Iterator
@@ -21,24 +20,14 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from ..units import parse_size
 from ..atomic import atomic_path, write_json
 from ..loaders.tree import DatasetReadError, read_triplets
 
 log = logging.getLogger(__name__)
 
-_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "KIB": 2**10, "MIB": 2**20, "GIB": 2**30}
 #: JSON fields of a sample (file paths are members, not fields)
 JSON_FIELDS = ("id", "source_id", "category", "instruction", "caption", "source_path", "edited_path")
-
-
-def parse_size(size: str | int) -> int:
-    """``"1GB"``, ``"500MB"``, ``"64MiB"`` or a byte count -> bytes."""
-    if isinstance(size, int):
-        return size
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", str(size))
-    if not m or m.group(2).upper() not in _UNITS:
-        raise ValueError(f"not a size: {size!r} (e.g. 1GB, 500MB, 64MiB)")
-    return int(float(m.group(1)) * _UNITS[m.group(2).upper()])
 
 
 def _add(tf: tarfile.TarFile, name: str, data: bytes) -> None:
