@@ -66,6 +66,13 @@ def _grain(h: int, w: int, index: int, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(g, (3, 3), 0.6)
 
 
+def _at_half_size(frame: Frame, fn: Callable[[Frame], Frame]) -> Frame:
+    """Run an expensive smoothing at half size and scale back: bilateral filters cost O(d^2) a pixel."""
+    h, w = frame.shape[:2]
+    small = cv2.resize(frame, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+    return cv2.resize(fn(small), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def _posterize(frame: Frame, levels: int) -> Frame:
     step = 256 // levels
     return (frame // step * step + step // 2).astype(np.uint8)
@@ -111,7 +118,7 @@ def pixel_art(frame: Frame, index: int = 0) -> Frame:
 
 def posterize(frame: Frame, index: int = 0) -> Frame:
     """Smoothed flat areas, then four tones per channel: a screen-printed poster."""
-    smooth = cv2.bilateralFilter(frame, _odd(_scale(frame, 0.02, 3)), 60, 60)
+    smooth = _at_half_size(frame, lambda f: cv2.bilateralFilter(f, _odd(_scale(f, 0.02, 3)), 60, 60))
     return _posterize(smooth, 4)
 
 
@@ -131,11 +138,9 @@ def watercolour(frame: Frame, index: int = 0) -> Frame:
 
 def cartoon(frame: Frame, index: int = 0) -> Frame:
     """Flat cel-shaded colour regions with bold black outlines."""
-    color = frame
-    for _ in range(2):
-        color = cv2.bilateralFilter(color, 9, 75, 75)
+    color = _at_half_size(frame, lambda f: cv2.bilateralFilter(cv2.bilateralFilter(f, 9, 75, 75), 9, 75, 75))
     color = _posterize(color, 5)
-    g = cv2.medianBlur(_gray(frame), _odd(_scale(frame, 0.015, 3)))
+    g = _at_half_size(_gray(frame), lambda f: cv2.medianBlur(f, _odd(_scale(f, 0.015, 3))))
     lines = cv2.adaptiveThreshold(g, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY,
                                   _odd(_scale(frame, 0.05, 5)), 6)
     return cv2.bitwise_and(color, color, mask=lines)
