@@ -23,7 +23,12 @@ META_PATTERNS = [f"{layout.TRAINING_METADATA}/*.json", f"{layout.CAPTIONS}/*.jso
 
 def resolve_root(path_or_repo_id: str | Path, config: str, revision: str | None = None,
                  cache_dir: str | None = None) -> Path:
-    """A local dataset folder as is; a repo id is snapshot-downloaded (metadata, then its videos)."""
+    """A local dataset folder as is; a Hub repo id is downloaded into a local folder and extracted.
+
+    Metadata comes first; then only the video folders ``config`` needs, loose or as Ditto-1M's
+    split archives (``videos/<folder>.tar.gz.NN``), which are extracted in place. The folder is
+    ``cache_dir`` or ``~/.cache/ditto-data/<owner>--<name>``; a second call resumes and reuses it.
+    """
     p = Path(path_or_repo_id).expanduser()
     if p.exists():
         if not p.is_dir():
@@ -32,15 +37,15 @@ def resolve_root(path_or_repo_id: str | Path, config: str, revision: str | None 
     repo_id = str(path_or_repo_id)
     if repo_id.count("/") != 1:
         raise DatasetReadError(f"{repo_id}: no such folder, and not a Hub repo id (owner/name)")
-    from huggingface_hub import snapshot_download
+    from ..hub import download, extract
 
-    kw: dict[str, Any] = {"repo_type": "dataset", "revision": revision or "main", "cache_dir": cache_dir}
-    root = Path(snapshot_download(repo_id, allow_patterns=META_PATTERNS, **kw))
+    root = Path(cache_dir or Path.home() / ".cache" / "ditto-data" / repo_id.replace("/", "--"))
+    download(repo_id, root, include=META_PATTERNS, revision=revision, progress=False)
     folders = {SOURCE} if config == SOURCE else _video_folders(root, config)
-    patterns = [f"{layout.VIDEOS}/{f}/**" for f in sorted(folders)]
-    if patterns:
-        root = Path(snapshot_download(repo_id, allow_patterns=META_PATTERNS + patterns, **kw))
-    log.info("%s: using snapshot %s", repo_id, root)
+    patterns = [p for f in sorted(folders) for p in (f"{layout.VIDEOS}/{f}/**", f"{layout.VIDEOS}/{f}.tar.gz.*")]
+    download(repo_id, root, include=META_PATTERNS + patterns, revision=revision, progress=False)
+    extract(root, progress=False)
+    log.info("%s: using %s", repo_id, root)
     return root
 
 
