@@ -19,6 +19,7 @@ import numpy as np
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
 from ..schema import CLIP, Record
 from .clips import clip_video, read_spread_frames
+from .options import VLMOptions
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,7 @@ _HUES = ((0, "red"), (15, "orange"), (28, "yellow"), (60, "green"), (90, "cyan")
 
 
 @dataclass
-class CaptionConfig(ModelStageConfig):
+class CaptionConfig(VLMOptions, ModelStageConfig):
     """``frames``: how many frames spread over the clip the captioner looks at."""
 
     frames: int = 4

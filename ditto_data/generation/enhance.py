@@ -20,7 +20,9 @@ from .generate import GenerateConfig, encode_checked, source_shape
 
 @dataclass
 class EnhanceConfig(GenerateConfig):
-    pass
+    """``steps`` of ``total_steps`` are rerun (Wan2.2 refinement: re-noise late, denoise the rest)."""
+
+    total_steps: int | None = None
 
 
 class Identity:

@@ -20,11 +20,12 @@ from ..schema import EDIT, Record
 from ..video import encode_video, probe, read_frames
 from .clips import clip_video, iter_clip_frames
 from .keyframe_edit import UnsupportedEdit, read_png
+from .options import DiffusionOptions
 from .styles import apply_style
 
 
 @dataclass
-class GenerateConfig(ModelStageConfig):
+class GenerateConfig(DiffusionOptions, ModelStageConfig):
     """Encoding of the edited video: a keyframe every ``gop`` frames (cheap random access)."""
 
     gop: int = 20

@@ -18,20 +18,28 @@ import numpy as np
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
 from ..schema import CATEGORIES, CLIP, EDIT, Record, content_id, edit_id
 from .clips import clip_video, read_spread_frames
+from .options import VLMOptions
 from .styles import get_style, style_names
 
 
 @dataclass
-class InstructionConfig(ModelStageConfig):
-    """``styles``: the styles the CPU default draws from (empty: all of the library)."""
+class InstructionConfig(VLMOptions, ModelStageConfig):
+    """``styles``: the styles the CPU default draws from (empty: all of the library).
+
+    ``categories``: what the VLM backend writes (empty: local, global_style, global_freeform).
+    """
 
     edits_per_source: int = 2
     styles: list[str] = field(default_factory=list)
     frames: int = 4
+    categories: list[str] | None = None
 
     def validate(self) -> None:
         if self.edits_per_source < 1:
             raise ConfigError("edits_per_source", "must be at least 1")
+        for i, c in enumerate(self.categories or []):
+            if c not in CATEGORIES:
+                raise ConfigError(f"categories[{i}]", f"unknown category {c!r}; known: {', '.join(CATEGORIES)}")
         known = style_names()
         for i, s in enumerate(self.styles):
             if s not in known:

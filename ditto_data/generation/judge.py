@@ -26,19 +26,21 @@ import numpy as np
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, SampleError, Stage, register_stage
 from ..schema import EDIT, Record
 from .clips import clip_video, read_frames_at, spread_indices
+from .options import VLMOptions
 
 CPU_SCORES = ("temporal_consistency", "structure_preservation", "quality")
 VLM_SCORES = ("instruction_fidelity", "content_preservation", "visual_quality", "safety")
 
 
 @dataclass
-class JudgeConfig(ModelStageConfig):
+class JudgeConfig(VLMOptions, ModelStageConfig):
     """Minimum of each score (a score the backend does not give is not checked).
 
     ``pairs``: how many pairs of consecutive frames spread over the clip are judged.
     """
 
     pairs: int = 6
+    frames: int | None = None  # frames of each video the VLM judge sees
     min_temporal_consistency: float = 0.5
     min_structure_preservation: float = 0.2
     min_quality: float = 0.15

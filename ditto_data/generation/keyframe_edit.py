@@ -17,11 +17,12 @@ from ..atomic import atomic_path
 from ..builders.stage import ModelStageConfig, Resources, SampleError, Stage, register_stage
 from ..schema import EDIT, Record
 from .clips import clip_video, read_frames_at
+from .options import DiffusionOptions
 from .styles import apply_style
 
 
 @dataclass
-class KeyframeEditConfig(ModelStageConfig):
+class KeyframeEditConfig(DiffusionOptions, ModelStageConfig):
     pass
 
 
