@@ -37,11 +37,14 @@ WORKER_PATH = os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH
 
 @pytest.fixture()
 def ray_cluster(tmp_path):
-    """A local 2-CPU cluster whose workers import ``ray_stages``; crash markers under ``crash``."""
-    crash = tmp_path / "crash"
+    """A local 2-CPU cluster whose workers import ``ray_stages``; crash markers under ``crash``,
+    batch traces under ``crash/../trace``."""
+    crash, trace = tmp_path / "crash", tmp_path / "trace"
     crash.mkdir()
+    trace.mkdir()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": WORKER_PATH, "DITTO_TEST_CRASH_DIR": str(crash)}})
+             runtime_env={"env_vars": {"PYTHONPATH": WORKER_PATH, "DITTO_TEST_CRASH_DIR": str(crash),
+                                       "DITTO_TEST_TRACE": str(trace)}})
     try:
         yield crash
     finally:
@@ -80,8 +83,9 @@ def test_ray_build_equals_local_build_byte_for_byte(ray_cluster, inputs, tmp_pat
     assert len(edits) == 6 and all(r.fields["rank"] in (0, 1, 2) for r in edits)
     tree = _tree(tmp_path / "ray")
     assert tree == _tree(tmp_path / "local")
-    assert sum(k.endswith(".mp4") for k in tree) == 9 and sum("/ledger/" in k for k in tree) >= 3
-    assert [s.processed for s in stats] == [4, 3, 3]
+    assert sum(k.endswith(".mp4") for k in tree) == 9 and sum(k.endswith(".png") for k in tree) == 6
+    assert sum("/ledger/_ray_thumb/" in k for k in tree) == 6  # the chained stage's parts, as local writes them
+    assert [s.processed for s in stats] == [4, 3, 3, 6]
     assert ray.is_initialized()  # a session the executor did not start is left running
 
     # a bug in a stage (an exception, not a rejection) stops the Ray build as it stops a local one
@@ -177,7 +181,8 @@ def test_actor_shape_fits_stage_resources_to_nodes():
 def test_stage_resources_lists_what_each_worker_asks():
     rows = stage_resources(_cfg())
     assert [(r["stage"], r["cpus"], r["gpus"], r["global"]) for r in rows] == [
-        ("_ray_scale", 1.0, 0.0, False), ("_ray_rank", 1.0, 0.0, True), ("_ray_edit", 1.0, 0.0, False)]
+        ("_ray_scale", 1.0, 0.0, False), ("_ray_rank", 1.0, 0.0, True), ("_ray_edit", 1.0, 0.0, False),
+        ("_ray_thumb", 1.0, 0.0, False)]
 
 
 def _real_stages() -> bool:

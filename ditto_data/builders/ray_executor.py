@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..schema import Record
+from .chain import ChainStep, Counts, Group, Link
 from .runner import batches
 from .stage import Resources, Stage, StageConfig, StageContext
 
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 BATCH_COLUMN = "batch"  # input rows: one JSON list of record dicts per stage batch
 INPUTS_COLUMN = "inputs"  # output rows: JSON list of the batch's input ids
 OUTPUTS_COLUMN = "outputs"  # output rows: JSON list of the batch's output record dicts
+GROUPS_COLUMN = "groups"  # chain rows: JSON list of [input id, [record dicts it has become]]
+COUNTS_COLUMN = "counts"  # chain rows: JSON {stage: [processed, reused, rejected]} so far
 
 
 class _StageActor:
@@ -57,6 +60,29 @@ class _StageActor:
             inputs.append(json.dumps(ids))
             outputs.append(json.dumps([r.to_dict() for r in out], ensure_ascii=False))
         return pa.table({INPUTS_COLUMN: inputs, OUTPUTS_COLUMN: outputs})
+
+
+class _ChainActor:
+    """One worker of one chain stage's pool: a ``ChainStep`` (its ledger loaded once) over rows."""
+
+    def __init__(self, link: Link):
+        self.step = ChainStep(link)
+
+    def __call__(self, table: Any) -> Any:
+        import pyarrow as pa
+
+        groups_out, counts_out = [], []
+        for blob, counts_blob in zip(table.column(GROUPS_COLUMN).to_pylist(), table.column(COUNTS_COLUMN).to_pylist()):
+            groups = [(gid, [Record.from_dict(d) for d in recs]) for gid, recs in json.loads(blob)]
+            counts = json.loads(counts_blob)
+            groups = self.step(groups, counts)
+            groups_out.append(_dump_groups(groups))
+            counts_out.append(json.dumps(counts))
+        return pa.table({GROUPS_COLUMN: groups_out, COUNTS_COLUMN: counts_out})
+
+
+def _dump_groups(groups: list[Group]) -> str:
+    return json.dumps([[gid, [r.to_dict() for r in recs]] for gid, recs in groups], ensure_ascii=False)
 
 
 class RayExecutor:
@@ -121,6 +147,51 @@ class RayExecutor:
         if missing:  # cannot happen unless Ray lost a batch; let the runner name the records
             yield missing, []
 
+    def map_chain(self, links: list[Link], rows: list[list[Record]]) -> Iterator[tuple[list[Group], Counts]]:
+        """Stream rows through every link, each link an actor pool; yield each row as it leaves the last.
+
+        Links whose one actor each would not fit the cluster together are cut into consecutive
+        parts that do (``fit_links``); a part starts when the one before has finished.
+        """
+        if not rows:
+            return
+        self._connect()
+        nodes = _nodes()
+        parts = fit_links(links, nodes)
+        blobs = [{GROUPS_COLUMN: _dump_groups([(r.id, [r]) for r in row]), COUNTS_COLUMN: "{}"} for row in rows]
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            out = []
+            for row in self._stream(part, blobs, nodes):
+                if last:
+                    groups = [(gid, [Record.from_dict(d) for d in recs]) for gid, recs in json.loads(row[GROUPS_COLUMN])]
+                    yield groups, json.loads(row[COUNTS_COLUMN])
+                else:
+                    out.append({GROUPS_COLUMN: row[GROUPS_COLUMN], COUNTS_COLUMN: row[COUNTS_COLUMN]})
+            blobs = out
+
+    def _stream(self, links: list[Link], blobs: list[dict[str, str]], nodes: list[dict[str, float]]) -> Iterator[dict]:
+        import ray.data
+        from ray.data import ActorPoolStrategy, DataContext
+
+        DataContext.get_current().enable_progress_bars = False  # the runner shows its own bar
+        ds = ray.data.from_items(blobs, override_num_blocks=len(blobs))
+        for link in links:
+            res = link.stage.resources_for(link.config)
+            cpus, pool = actor_shape(link.stage.name, res, nodes, len(blobs))
+            log.info("%s: %d row(s) on up to %d actor(s) of %g CPU / %g GPU", link.stage.name, len(blobs), pool,
+                     cpus, res.gpus)
+            ds = ds.map_batches(
+                _ChainActor,
+                fn_constructor_args=(link,),
+                batch_size=1,  # one row is one batch of the chain's first stage
+                batch_format="pyarrow",
+                compute=ActorPoolStrategy(min_size=1, max_size=pool),
+                num_cpus=cpus,
+                num_gpus=res.gpus or None,
+            )
+        yield from ds.iter_rows()
+
     def close(self) -> None:
         if self._owned:
             import ray
@@ -144,6 +215,28 @@ def stage_resources(cfg: Any) -> list[dict[str, Any]]:
         rows.append({"stage": name, "backend": scfg.backend, "cpus": res.cpus, "gpus": res.gpus,
                      "gpu_memory_gb": res.gpu_memory_gb, "global": stage.batch_size is None})
     return rows
+
+
+def fit_links(links: list[Link], nodes: list[dict[str, float]]) -> list[list[Link]]:
+    """Cut a chain into consecutive parts whose stages can each hold one actor at the same time.
+
+    Ray Data starts at least one actor per stage of a pipeline; a part asking more CPUs or GPUs
+    than the cluster has would wait forever. A stage too big for the cluster alone still gets
+    its own part (``actor_shape`` lowers its CPUs or names the missing GPU).
+    """
+    total_cpu = sum(n.get("CPU", 0.0) for n in nodes)
+    total_gpu = sum(n.get("GPU", 0.0) for n in nodes)
+    parts: list[list[Link]] = []
+    cpu = gpu = 0.0
+    for link in links:
+        res = link.stage.resources_for(link.config)
+        if parts and cpu + res.cpus <= total_cpu and gpu + res.gpus <= total_gpu:
+            parts[-1].append(link)
+            cpu, gpu = cpu + res.cpus, gpu + res.gpus
+        else:
+            parts.append([link])
+            cpu, gpu = res.cpus, res.gpus
+    return parts
 
 
 def _nodes() -> list[dict[str, float]]:
