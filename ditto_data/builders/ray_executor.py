@@ -1,22 +1,28 @@
 """The Ray executor: each stage runs as a Ray Data actor pool sized by the stage's resources.
 
-The runner stays in charge: it hands this executor one stage's pending records and writes each
-finished batch to the ledger on the driver as it arrives, exactly as with the local executor.
-Only *where* ``process`` runs changes:
+The runner stays in charge of order, fingerprints and stats; this executor changes *where* and
+*when* ``process`` runs. Two entry points:
 
-- the driver cuts the records into the same batches as the local executor (so the ledger's part
-  files are the same), and makes each batch one row of a Ray dataset (one JSON string column, so
-  Arrow never has to infer a schema for nested record dicts);
-- ``map_batches`` sends rows to an actor pool (``ActorPoolStrategy``) whose actors request the
-  stage's ``resources_for(config)`` CPUs and GPUs, build the stage and call ``setup()`` once, then
-  run ``process`` per batch and return the batch's input ids with its outputs;
-- the driver iterates the result as it streams in (unordered) and yields ``(inputs, outputs)``.
+- ``map_chain`` (runs of consecutive per-record stages, see ``chain.py``): one Ray Data pipeline
+  ``from_items -> map_batches(stage 1 actors) -> map_batches(stage 2 actors) -> ...``, so a
+  stage's finished rows stream into the next stage while it is still working. A row starts as one
+  batch of the chain's first stage (the local executor's batches) and may grow on the way (an
+  instruction stage makes a clip three records); each row carries its records grouped by the
+  input they came from, plus per-stage counts. Each actor holds a ``ChainStep``: it loads its
+  stage's ledger once, reuses what is finished there, runs ``process`` on the rest in the
+  stage's batch size, and appends those results to the ledger itself (atomic, content-named
+  parts), so a killed driver loses no finished batch of any stage. ``setup()`` waits for the first
+  batch that needs it. Stages whose single actors would not fit the cluster together are cut
+  into consecutive parts that do (``fit_links``): a part starts when the one before has finished.
+- ``map`` (global stages such as dedup, and any caller of ``runner.run_stage``): one actor pool
+  for one stage, everything before it finished; the driver writes the ledger, as locally.
 
+Rows are one JSON string column, so Arrow never has to infer a schema for nested record dicts.
 Fault tolerance is Ray Data's: actor pools restart dead actors and retry their tasks (its defaults
-are ``max_restarts=-1`` and ``max_task_retries=-1``), so a worker killed mid-stage costs one batch
-redone, not the build. Artifacts are written by the workers into ``ctx.work_dir``: on a multi-node
-cluster the output folder (and the input folder) must be on a file system every node mounts at the
-same path.
+are ``max_restarts=-1`` and ``max_task_retries=-1``), so a worker killed mid-stage costs one row of
+that stage redone, not the build. Artifacts and ledger parts are written by the workers: on a
+multi-node cluster the output folder (and the input folder) must be on a file system every node
+mounts at the same path.
 """
 
 from __future__ import annotations
