@@ -21,13 +21,16 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from tqdm.auto import tqdm
 
 from ..schema import Record
 from .ledger import Ledger
 from .stage import Stage, StageConfig, StageContext, get_stage
+
+if TYPE_CHECKING:
+    from .runner import StageStats
 
 log = logging.getLogger(__name__)
 
@@ -105,12 +108,12 @@ class ChainStep:
 
 
 def run_chain(links: list[Link], records: list[Record], executor: ChainExecutor,
-              progress: bool = True) -> tuple[list[Record], list]:
+              progress: bool = True) -> tuple[list[Record], list[StageStats]]:
     """Run a chain of per-record stages over ``records``; returns all records after it and per-stage stats.
 
     Each stage's ``seconds`` is the chain's wall time (its stages run at the same time).
     """
-    from .runner import StageStats, batches
+    from .runner import StageStats, batches  # runner imports this module: import late
 
     t0 = time.perf_counter()
     steps = [ChainStep(link) for link in links]  # on the driver: ledger reads only, never setup()
@@ -133,7 +136,7 @@ def run_chain(links: list[Link], records: list[Record], executor: ChainExecutor,
         head = first.pending(unsettled)  # the first stage's batches are run_stage's batches
         heads = {r.id for r in head}
         rest = [r for r in unsettled if r.id not in heads]
-        rows = batches(head, first.link.stage.batch_size) + batches(rest, first.link.stage.batch_size or 1)
+        rows = batches(head, first.link.stage.batch_size) + batches(rest, first.link.stage.batch_size)
         log.info("chain %s: %d record(s) in %d row(s), %d settled from the ledger",
                  " -> ".join(s.name for s in steps), len(unsettled), len(rows), len(final))
         with tqdm(total=len(unsettled), desc=" > ".join(s.name for s in steps), unit="rec",
