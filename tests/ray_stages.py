@@ -6,14 +6,18 @@ driven by files, so that it needs no change to a config (which would change fing
 
 - ``DITTO_TEST_CRASH_DIR``: when ``<dir>/arm`` exists, the first worker to rename it to
   ``<dir>/died`` kills its own process (``os._exit``) in the middle of a batch;
-- ``DITTO_TEST_SLOW``: seconds ``_ray_edit`` sleeps per batch (so a build can be killed midway).
+- ``DITTO_TEST_SLOW``: seconds ``_ray_edit`` sleeps per batch (so a build can be killed midway);
+- ``DITTO_TEST_TRACE``: a folder where ``_ray_edit`` and ``_ray_thumb`` leave one JSON file per
+  batch with its wall-clock start and end (to show chained stages overlap).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +52,13 @@ def _maybe_die() -> None:
     except FileNotFoundError:
         return
     os._exit(1)  # a worker dying mid-batch, as a segfault or the OOM killer would
+
+
+def _trace(stage: str, batch, start: float) -> None:
+    d = os.environ.get("DITTO_TEST_TRACE")
+    if d:
+        blob = {"stage": stage, "ids": [r.id for r in batch], "start": start, "end": time.time()}
+        atomic.write_text(Path(d) / f"{stage}-{uuid.uuid4().hex}.json", json.dumps(blob))
 
 
 @dataclass
@@ -118,6 +129,7 @@ class RayEdit(Stage):
     Config = EditConfig
 
     def process(self, batch):
+        start = time.time()
         time.sleep(float(os.environ.get("DITTO_TEST_SLOW", "0")))
         out = []
         for r in batch:
@@ -135,10 +147,34 @@ class RayEdit(Stage):
                 else:
                     e.add_artifact("edited_video", self.ctx.relpath(dst), self.provenance())
                 out.append(e)
+        _trace(self.name, batch, start)
         return out
 
 
-PIPELINE = ["_ray_scale", "_ray_rank", "_ray_edit"]
+@register_stage
+class RayThumb(Stage):
+    """edit -> the same edit with a PNG of its first frame; chained after ``_ray_edit`` on Ray."""
+
+    name = "_ray_thumb"
+    kinds = (EDIT,)
+    batch_size = 1
+    resources = Resources(cpus=1)
+
+    def process(self, batch):
+        start = time.time()
+        for r in batch:
+            dst = self.ctx.artifact_path(f"{r.id}.png")
+            err = _ffmpeg(["-threads", "1", "-i", str(self.ctx.out_dir / r.artifacts["edited_video"]),
+                           "-frames:v", "1", "-fflags", "+bitexact", "-flags:v", "+bitexact", "-f", "image2"], dst)
+            if err:
+                r.reject(self.name, "thumbnail_failed", f"{r.id}: {err}")
+            else:
+                r.add_artifact("thumbnail", self.ctx.relpath(dst), self.provenance())
+        _trace(self.name, batch, start)
+        return batch
+
+
+PIPELINE = ["_ray_scale", "_ray_rank", "_ray_edit", "_ray_thumb"]
 
 
 def run_pipeline(input_dir, out_dir, cfg, executor):

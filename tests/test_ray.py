@@ -6,6 +6,7 @@ The stages are ``tests/ray_stages.py`` (real FFmpeg work, deterministic); each t
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -37,11 +38,14 @@ WORKER_PATH = os.pathsep.join([str(TESTS), str(ROOT), os.environ.get("PYTHONPATH
 
 @pytest.fixture()
 def ray_cluster(tmp_path):
-    """A local 2-CPU cluster whose workers import ``ray_stages``; crash markers under ``crash``."""
-    crash = tmp_path / "crash"
+    """A local 2-CPU cluster whose workers import ``ray_stages``; crash markers under ``crash``,
+    batch traces under ``crash/../trace``."""
+    crash, trace = tmp_path / "crash", tmp_path / "trace"
     crash.mkdir()
+    trace.mkdir()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {"PYTHONPATH": WORKER_PATH, "DITTO_TEST_CRASH_DIR": str(crash)}})
+             runtime_env={"env_vars": {"PYTHONPATH": WORKER_PATH, "DITTO_TEST_CRASH_DIR": str(crash),
+                                       "DITTO_TEST_TRACE": str(trace)}})
     try:
         yield crash
     finally:
@@ -80,8 +84,9 @@ def test_ray_build_equals_local_build_byte_for_byte(ray_cluster, inputs, tmp_pat
     assert len(edits) == 6 and all(r.fields["rank"] in (0, 1, 2) for r in edits)
     tree = _tree(tmp_path / "ray")
     assert tree == _tree(tmp_path / "local")
-    assert sum(k.endswith(".mp4") for k in tree) == 9 and sum("/ledger/" in k for k in tree) >= 3
-    assert [s.processed for s in stats] == [4, 3, 3]
+    assert sum(k.endswith(".mp4") for k in tree) == 9 and sum(k.endswith(".png") for k in tree) == 6
+    assert sum("/ledger/_ray_thumb/" in k for k in tree) == 6  # the chained stage's parts, as local writes them
+    assert [s.processed for s in stats] == [4, 3, 3, 6]
     assert ray.is_initialized()  # a session the executor did not start is left running
 
     # a bug in a stage (an exception, not a rejection) stops the Ray build as it stops a local one
@@ -113,39 +118,107 @@ DRIVER = textwrap.dedent("""
 """)
 
 
+def _ledger_inputs(out: Path, stage: str) -> list[str]:
+    """Input ids of every finished line in a stage's ledger."""
+    return [json.loads(line)["input"] for p in sorted((layout.ledger_dir(out) / stage).rglob("part-*.jsonl"))
+            for line in p.read_text().splitlines()]
+
+
 def test_killed_ray_driver_resumes_from_ledger(ray_cluster, input_dir, clip, tmp_path):
-    inp = input_dir(*(clip(n) for n in CLIPS))  # 5 clips: 3 batches of _ray_edit, 2 actors
+    inp = input_dir(*(clip(n) for n in CLIPS))  # 5 clips: 3 batches of _ray_edit, 10 edits for _ray_thumb
     out = tmp_path / "ray"
     script = DRIVER.format(tests=str(TESTS), address=ray.get_runtime_context().gcs_address, path=WORKER_PATH,
                            inp=str(inp), out=str(out))
     env = {**os.environ, "PYTHONPATH": WORKER_PATH}
     proc = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, start_new_session=True)
-    edit_ledger = layout.ledger_dir(out) / "_ray_edit"
+    thumb_ledger = layout.ledger_dir(out) / "_ray_thumb"
     try:
         deadline = time.monotonic() + 240
-        while not list(edit_ledger.rglob("part-*.jsonl")):
+        while not list(thumb_ledger.rglob("part-*.jsonl")):
             assert proc.poll() is None, f"driver ended before it could be killed: {proc.stderr.read().decode()[-2000:]}"
-            assert time.monotonic() < deadline, "no _ray_edit ledger part within 240 s"
+            assert time.monotonic() < deadline, "no _ray_thumb ledger part within 240 s"
             time.sleep(0.05)
-        os.kill(proc.pid, signal.SIGKILL)  # the driver dies mid-stage, as a lost head-node shell would
+        os.kill(proc.pid, signal.SIGKILL)  # the driver dies mid-chain, as a lost head-node shell would
     finally:
         proc.kill()
         proc.wait()
         proc.stderr.close()
-    parts_before = len(list(edit_ledger.rglob("part-*.jsonl")))
-    assert 1 <= parts_before < 3, "the driver must be killed with _ray_edit part-way through"
+    deadline = time.monotonic() + 60  # Ray ends the dead driver's actors; wait until their CPUs are back
+    while ray.available_resources().get("CPU", 0) < 2:
+        assert time.monotonic() < deadline, "the killed driver's actors still hold CPUs after 60 s"
+        time.sleep(0.1)
+    edits, thumbs = _ledger_inputs(out, "_ray_edit"), _ledger_inputs(out, "_ray_thumb")
+    assert 1 <= len(edits) < 5, "the driver must be killed with _ray_edit part-way through"
+    assert 1 <= len(thumbs) < 10  # ... and the chained stage part-way through as well
 
     resumed, stats = ray_stages.run_pipeline(inp, out, _cfg(), RayExecutor())
     by_stage = {s.name: s for s in stats}
     assert by_stage["_ray_scale"].processed == 0 and by_stage["_ray_scale"].reused == 5
-    assert by_stage["_ray_edit"].reused == 2 * parts_before and by_stage["_ray_edit"].processed == 5 - 2 * parts_before
+    assert (by_stage["_ray_edit"].reused, by_stage["_ray_edit"].processed) == (len(edits), 5 - len(edits))
+    assert (by_stage["_ray_thumb"].reused, by_stage["_ray_thumb"].processed) == (len(thumbs), 10 - len(thumbs))
 
     local, _ = ray_stages.run_pipeline(inp, tmp_path / "local", _cfg(), LocalExecutor(2))
     assert _dicts(resumed) == _dicts(local)
     tree = _tree(out)
     assert not [k for k in tree if TMP_MARK in k]
     assert tree == _tree(tmp_path / "local")
+
+
+def _traces(d: Path) -> dict[str, list[dict]]:
+    spans: dict[str, list[dict]] = {}
+    for p in d.glob("*.json"):
+        t = json.loads(p.read_text())
+        spans.setdefault(t["stage"], []).append(t)
+    return spans
+
+
+def _overlaps(spans: dict[str, list[dict]]) -> bool:
+    """Did a _ray_thumb batch start before the last _ray_edit batch ended?"""
+    return min(t["start"] for t in spans["_ray_thumb"]) < max(t["end"] for t in spans["_ray_edit"])
+
+
+def test_chained_stages_overlap_on_ray_not_locally(ray_cluster, input_dir, clip, tmp_path, monkeypatch):
+    """Streaming, shown by order: on Ray a _ray_thumb batch starts while _ray_edit still has batches
+    to finish; the local executor (stage after stage) never does that, so the check can fail."""
+    inp = input_dir(*(clip(n) for n in CLIPS))  # 3 batches of _ray_edit
+    remote, _ = ray_stages.run_pipeline(inp, tmp_path / "ray", _cfg(), RayExecutor())
+    spans = _traces(ray_cluster.parent / "trace")
+    assert len(spans["_ray_edit"]) == 3 and len(spans["_ray_thumb"]) == 10
+    assert _overlaps(spans)
+
+    local_trace = tmp_path / "local_trace"
+    local_trace.mkdir()
+    monkeypatch.setenv("DITTO_TEST_TRACE", str(local_trace))
+    local, _ = ray_stages.run_pipeline(inp, tmp_path / "local", _cfg(), LocalExecutor(2))
+    assert not _overlaps(_traces(local_trace))
+    assert _dicts(remote) == _dicts(local)
+
+
+def _drop_parts(out: Path, stage: str, keep: int) -> int:
+    """Delete all but ``keep`` ledger parts of a stage, as an interrupted build leaves them; returns lines kept."""
+    parts = sorted((layout.ledger_dir(out) / stage).rglob("part-*.jsonl"))
+    for p in parts[keep:]:
+        p.unlink()
+    return sum(len(p.read_text().splitlines()) for p in parts[:keep])
+
+
+@pytest.mark.parametrize("first,second", [("local", "ray"), ("ray", "local")])
+def test_build_resumes_across_executors(ray_cluster, inputs, tmp_path, first, second):
+    """A build interrupted on one executor and rerun on the other finishes from the same ledger."""
+    make = {"local": lambda: LocalExecutor(2), "ray": RayExecutor}
+    full, _ = ray_stages.run_pipeline(inputs, tmp_path / "full", _cfg(), LocalExecutor(2))
+    out = tmp_path / "out"
+    ray_stages.run_pipeline(inputs, out, _cfg(), make[first]())
+    edits = _drop_parts(out, "_ray_edit", 1)  # one of two batches of clips finished
+    thumbs = _drop_parts(out, "_ray_thumb", 2)  # two of six edits finished
+    assert (edits, thumbs) == (2, 2)
+
+    resumed, stats = ray_stages.run_pipeline(inputs, out, _cfg(), make[second]())
+    by_stage = {s.name: (s.reused, s.processed) for s in stats}
+    assert by_stage == {"_ray_scale": (4, 0), "_ray_rank": (3, 0), "_ray_edit": (2, 1), "_ray_thumb": (2, 4)}
+    assert _dicts(resumed) == _dicts(full)
+    assert _tree(out) == _tree(tmp_path / "full")
 
 
 def test_executor_starts_and_stops_its_own_local_cluster(input_dir, clip, tmp_path, monkeypatch):
@@ -177,7 +250,8 @@ def test_actor_shape_fits_stage_resources_to_nodes():
 def test_stage_resources_lists_what_each_worker_asks():
     rows = stage_resources(_cfg())
     assert [(r["stage"], r["cpus"], r["gpus"], r["global"]) for r in rows] == [
-        ("_ray_scale", 1.0, 0.0, False), ("_ray_rank", 1.0, 0.0, True), ("_ray_edit", 1.0, 0.0, False)]
+        ("_ray_scale", 1.0, 0.0, False), ("_ray_rank", 1.0, 0.0, True), ("_ray_edit", 1.0, 0.0, False),
+        ("_ray_thumb", 1.0, 0.0, False)]
 
 
 def _real_stages() -> bool:

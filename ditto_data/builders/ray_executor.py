@@ -1,22 +1,28 @@
 """The Ray executor: each stage runs as a Ray Data actor pool sized by the stage's resources.
 
-The runner stays in charge: it hands this executor one stage's pending records and writes each
-finished batch to the ledger on the driver as it arrives, exactly as with the local executor.
-Only *where* ``process`` runs changes:
+The runner stays in charge of order, fingerprints and stats; this executor changes *where* and
+*when* ``process`` runs. Two entry points:
 
-- the driver cuts the records into the same batches as the local executor (so the ledger's part
-  files are the same), and makes each batch one row of a Ray dataset (one JSON string column, so
-  Arrow never has to infer a schema for nested record dicts);
-- ``map_batches`` sends rows to an actor pool (``ActorPoolStrategy``) whose actors request the
-  stage's ``resources_for(config)`` CPUs and GPUs, build the stage and call ``setup()`` once, then
-  run ``process`` per batch and return the batch's input ids with its outputs;
-- the driver iterates the result as it streams in (unordered) and yields ``(inputs, outputs)``.
+- ``map_chain`` (runs of consecutive per-record stages, see ``chain.py``): one Ray Data pipeline
+  ``from_items -> map_batches(stage 1 actors) -> map_batches(stage 2 actors) -> ...``, so a
+  stage's finished rows stream into the next stage while it is still working. A row starts as one
+  batch of the chain's first stage (the local executor's batches) and may grow on the way (an
+  instruction stage makes a clip three records); each row carries its records grouped by the
+  input they came from, plus per-stage counts. Each actor holds a ``ChainStep``: it loads its
+  stage's ledger once, reuses what is finished there, runs ``process`` on the rest in the
+  stage's batch size, and appends those results to the ledger itself (atomic, content-named
+  parts), so a killed driver loses no finished batch of any stage. ``setup()`` waits for the first
+  batch that needs it. Stages whose single actors would not fit the cluster together are cut
+  into consecutive parts that do (``fit_links``): a part starts when the one before has finished.
+- ``map`` (global stages such as dedup, and any caller of ``runner.run_stage``): one actor pool
+  for one stage, everything before it finished; the driver writes the ledger, as locally.
 
+Rows are one JSON string column, so Arrow never has to infer a schema for nested record dicts.
 Fault tolerance is Ray Data's: actor pools restart dead actors and retry their tasks (its defaults
-are ``max_restarts=-1`` and ``max_task_retries=-1``), so a worker killed mid-stage costs one batch
-redone, not the build. Artifacts are written by the workers into ``ctx.work_dir``: on a multi-node
-cluster the output folder (and the input folder) must be on a file system every node mounts at the
-same path.
+are ``max_restarts=-1`` and ``max_task_retries=-1``), so a worker killed mid-stage costs one row of
+that stage redone, not the build. Artifacts and ledger parts are written by the workers: on a
+multi-node cluster the output folder (and the input folder) must be on a file system every node
+mounts at the same path.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..schema import Record
+from .chain import ChainStep, Counts, Group, Link
 from .runner import batches
 from .stage import Resources, Stage, StageConfig, StageContext
 
@@ -37,6 +44,8 @@ log = logging.getLogger(__name__)
 BATCH_COLUMN = "batch"  # input rows: one JSON list of record dicts per stage batch
 INPUTS_COLUMN = "inputs"  # output rows: JSON list of the batch's input ids
 OUTPUTS_COLUMN = "outputs"  # output rows: JSON list of the batch's output record dicts
+GROUPS_COLUMN = "groups"  # chain rows: JSON list of [input id, [record dicts it has become]]
+COUNTS_COLUMN = "counts"  # chain rows: JSON {stage: [processed, reused, rejected]} so far
 
 
 class _StageActor:
@@ -57,6 +66,29 @@ class _StageActor:
             inputs.append(json.dumps(ids))
             outputs.append(json.dumps([r.to_dict() for r in out], ensure_ascii=False))
         return pa.table({INPUTS_COLUMN: inputs, OUTPUTS_COLUMN: outputs})
+
+
+class _ChainActor:
+    """One worker of one chain stage's pool: a ``ChainStep`` (its ledger loaded once) over rows."""
+
+    def __init__(self, link: Link):
+        self.step = ChainStep(link)
+
+    def __call__(self, table: Any) -> Any:
+        import pyarrow as pa
+
+        groups_out, counts_out = [], []
+        for blob, counts_blob in zip(table.column(GROUPS_COLUMN).to_pylist(), table.column(COUNTS_COLUMN).to_pylist()):
+            groups = [(gid, [Record.from_dict(d) for d in recs]) for gid, recs in json.loads(blob)]
+            counts = json.loads(counts_blob)
+            groups = self.step(groups, counts)
+            groups_out.append(_dump_groups(groups))
+            counts_out.append(json.dumps(counts))
+        return pa.table({GROUPS_COLUMN: groups_out, COUNTS_COLUMN: counts_out})
+
+
+def _dump_groups(groups: list[Group]) -> str:
+    return json.dumps([[gid, [r.to_dict() for r in recs]] for gid, recs in groups], ensure_ascii=False)
 
 
 class RayExecutor:
@@ -121,6 +153,51 @@ class RayExecutor:
         if missing:  # cannot happen unless Ray lost a batch; let the runner name the records
             yield missing, []
 
+    def map_chain(self, links: list[Link], rows: list[list[Record]]) -> Iterator[tuple[list[Group], Counts]]:
+        """Stream rows through every link, each link an actor pool; yield each row as it leaves the last.
+
+        Links whose one actor each would not fit the cluster together are cut into consecutive
+        parts that do (``fit_links``); a part starts when the one before has finished.
+        """
+        if not rows:
+            return
+        self._connect()
+        nodes = _nodes()
+        parts = fit_links(links, nodes)
+        blobs = [{GROUPS_COLUMN: _dump_groups([(r.id, [r]) for r in row]), COUNTS_COLUMN: "{}"} for row in rows]
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            out = []
+            for row in self._stream(part, blobs, nodes):
+                if last:
+                    groups = [(gid, [Record.from_dict(d) for d in recs]) for gid, recs in json.loads(row[GROUPS_COLUMN])]
+                    yield groups, json.loads(row[COUNTS_COLUMN])
+                else:
+                    out.append({GROUPS_COLUMN: row[GROUPS_COLUMN], COUNTS_COLUMN: row[COUNTS_COLUMN]})
+            blobs = out
+
+    def _stream(self, links: list[Link], blobs: list[dict[str, str]], nodes: list[dict[str, float]]) -> Iterator[dict]:
+        import ray.data
+        from ray.data import ActorPoolStrategy, DataContext
+
+        DataContext.get_current().enable_progress_bars = False  # the runner shows its own bar
+        ds = ray.data.from_items(blobs, override_num_blocks=len(blobs))
+        for link in links:
+            res = link.stage.resources_for(link.config)
+            cpus, pool = actor_shape(link.stage.name, res, nodes, len(blobs))
+            log.info("%s: %d row(s) on up to %d actor(s) of %g CPU / %g GPU", link.stage.name, len(blobs), pool,
+                     cpus, res.gpus)
+            ds = ds.map_batches(
+                _ChainActor,
+                fn_constructor_args=(link,),
+                batch_size=1,  # one row is one batch of the chain's first stage
+                batch_format="pyarrow",
+                compute=ActorPoolStrategy(min_size=1, max_size=pool),
+                num_cpus=cpus,
+                num_gpus=res.gpus or None,
+            )
+        yield from ds.iter_rows()
+
     def close(self) -> None:
         if self._owned:
             import ray
@@ -144,6 +221,28 @@ def stage_resources(cfg: Any) -> list[dict[str, Any]]:
         rows.append({"stage": name, "backend": scfg.backend, "cpus": res.cpus, "gpus": res.gpus,
                      "gpu_memory_gb": res.gpu_memory_gb, "global": stage.batch_size is None})
     return rows
+
+
+def fit_links(links: list[Link], nodes: list[dict[str, float]]) -> list[list[Link]]:
+    """Cut a chain into consecutive parts whose stages can each hold one actor at the same time.
+
+    Ray Data starts at least one actor per stage of a pipeline; a part asking more CPUs or GPUs
+    than the cluster has would wait forever. A stage too big for the cluster alone still gets
+    its own part (``actor_shape`` lowers its CPUs or names the missing GPU).
+    """
+    total_cpu = sum(n.get("CPU", 0.0) for n in nodes)
+    total_gpu = sum(n.get("GPU", 0.0) for n in nodes)
+    parts: list[list[Link]] = []
+    cpu = gpu = 0.0
+    for link in links:
+        res = link.stage.resources_for(link.config)
+        if parts and cpu + res.cpus <= total_cpu and gpu + res.gpus <= total_gpu:
+            parts[-1].append(link)
+            cpu, gpu = cpu + res.cpus, gpu + res.gpus
+        else:
+            parts.append([link])
+            cpu, gpu = res.cpus, res.gpus
+    return parts
 
 
 def _nodes() -> list[dict[str, float]]:

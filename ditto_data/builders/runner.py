@@ -3,7 +3,9 @@
 For each stage in the config's pipeline the runner computes a chained fingerprint, loads what the
 ledger already holds for it, hands the rest to an executor in batches, and appends each finished
 batch to the ledger before going on. Executors differ only in *where* ``process`` runs: ``local``
-uses a thread pool in this process, ``ray`` uses Ray Data actor pools (``ray_executor.py``).
+uses a thread pool in this process, ``ray`` uses Ray Data actor pools (``ray_executor.py``). An
+executor with ``map_chain`` (Ray) gets each run of consecutive per-record stages at once and
+streams them into each other (``chain.py``); global stages always run alone.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from tqdm.auto import tqdm
 
 from .. import atomic, layout
 from ..schema import Record, content_id
+from .chain import Link, run_chain, segments
 from .config import BuildConfig, load_config
 from .ledger import Ledger
 from .sources import scan_inputs
@@ -180,21 +183,31 @@ def build(input_dir: str | Path, out_dir: str | Path, config: BuildConfig | str 
     executor = executor or make_executor(cfg)
     result = BuildResult(out_dir=out, records=records)
     upstream = "inputs"
+    chained = hasattr(executor, "map_chain")  # runs of per-record stages stream into each other
     try:
-        for name in cfg.active_stages():
-            stage, scfg = get_stage(name), cfg.stage_config(name)
-            chain = fingerprint(stage, scfg, upstream, cfg.seed)
-            fp = chain
-            if stage.batch_size is None:  # a global stage's output depends on the whole input set;
-                # the chain does not, so adding sources never redoes per-record work downstream
-                fp = content_id(chain, *sorted(r.id for r in records if r.ok))[:12]
-            ctx = StageContext(out_dir=out, work_dir=layout.work_dir(out, name, fp), fingerprint=fp,
-                               config_hash=config_hash(scfg), seed=cfg.seed)
-            records, stats = run_stage(stage, scfg, ctx, records, executor, ledger, progress)
-            result.stages.append(stats)
-            log.info("%s: %d processed, %d reused, %d rejected in %.1fs", name, stats.processed,
-                     stats.reused, stats.rejected, stats.seconds)
-            upstream = chain
+        for names in segments(cfg.active_stages(), chained):
+            links = []
+            for name in names:
+                stage, scfg = get_stage(name), cfg.stage_config(name)
+                chain = fingerprint(stage, scfg, upstream, cfg.seed)
+                fp = chain
+                if stage.batch_size is None:  # a global stage's output depends on the whole input set;
+                    # the chain does not, so adding sources never redoes per-record work downstream
+                    fp = content_id(chain, *sorted(r.id for r in records if r.ok))[:12]
+                ctx = StageContext(out_dir=out, work_dir=layout.work_dir(out, name, fp), fingerprint=fp,
+                                   config_hash=config_hash(scfg), seed=cfg.seed)
+                links.append(Link(stage, scfg, ctx))
+                upstream = chain
+            if chained and links[0].stage.batch_size is not None:
+                records, stats = run_chain(links, records, executor, progress)
+            else:
+                (link,) = links
+                records, one = run_stage(link.stage, link.config, link.ctx, records, executor, ledger, progress)
+                stats = [one]
+            for s in stats:
+                result.stages.append(s)
+                log.info("%s: %d processed, %d reused, %d rejected in %.1fs", s.name, s.processed,
+                         s.reused, s.rejected, s.seconds)
     finally:
         executor.close()
 

@@ -1,0 +1,156 @@
+"""Chains: runs of consecutive per-record stages that an executor can stream into each other.
+
+A per-record stage's output for one record depends on that record alone, so a run of such stages
+(up to the next global stage, ``batch_size = None``) can be applied record by record: each input
+record becomes a *group* (its id and what it has become so far) that flows through the chain.
+An executor offering ``map_chain`` (Ray) runs every stage of a chain at once, each on its own
+workers, rows streaming from one stage to the next; the local executor keeps the stage-by-stage
+path of ``runner.run_stage``.
+
+The ledger works as with ``run_stage``, only the writer moves: each stage's worker (a
+:class:`ChainStep`) loads its stage's ledger once, takes from it what is already finished, and
+appends each batch it processes itself, so a killed driver loses no finished batch of any stage.
+The driver first settles, from the ledgers alone, every record whose whole chain is finished, and
+sends only the rest. Output order is the one ``run_stage`` gives: input order, children after
+their parent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from tqdm.auto import tqdm
+
+from ..schema import Record
+from .ledger import Ledger
+from .stage import Stage, StageConfig, StageContext, get_stage
+
+if TYPE_CHECKING:
+    from .runner import StageStats
+
+log = logging.getLogger(__name__)
+
+Group = tuple[str, list[Record]]  # an input record's id, and the records it has become so far
+Counts = dict[str, list[int]]  # stage -> [processed, reused, rejected]
+
+
+@dataclass
+class Link:
+    """One stage of a chain, with its config and its build context (fingerprint, work dir)."""
+
+    stage: type[Stage]
+    config: StageConfig
+    ctx: StageContext
+
+
+class ChainExecutor(Protocol):
+    def map_chain(self, links: list[Link], rows: list[list[Record]]) -> Iterator[tuple[list[Group], Counts]]:
+        """Stream each row (a list of input records) through every link; yield finished rows."""
+        ...
+
+
+def segments(names: list[str], chained: bool) -> list[list[str]]:
+    """Cut a pipeline into runs: consecutive per-record stages together when ``chained``."""
+    out: list[list[str]] = []
+    for name in names:
+        per_record = get_stage(name).batch_size is not None
+        if chained and per_record and out and get_stage(out[-1][-1]).batch_size is not None:
+            out[-1].append(name)
+        else:
+            out.append([name])
+    return out
+
+
+class ChainStep:
+    """One stage applied to groups: ledger first, then ``process`` in the stage's batches.
+
+    Built once per worker; ``setup()`` (model loading) waits for the first batch that needs it,
+    so a resumed build whose ledger already holds a stage's work loads no model for it.
+    """
+
+    def __init__(self, link: Link):
+        self.link = link
+        self.name = link.stage.name
+        self.stage = link.stage(link.config, link.ctx)
+        self.ledger = Ledger(link.ctx.out_dir)
+        self.done = self.ledger.load(self.name, link.ctx.fingerprint)
+        self._ready = False
+
+    def pending(self, records: list[Record]) -> list[Record]:
+        return [r for r in records if self.stage.accepts(r) and r.id not in self.done]
+
+    def __call__(self, groups: list[Group], counts: Counts) -> list[Group]:
+        """Apply the stage to every group, appending what it processes to the ledger."""
+        from .runner import batches, group_outputs
+
+        accepted = [r for _, recs in groups for r in recs if self.stage.accepts(r)]
+        todo = self.pending(accepted)
+        c = counts.setdefault(self.name, [0, 0, 0])
+        c[1] += len(accepted) - len(todo)
+        fresh: dict[str, list[Record]] = {}
+        if todo and not self._ready:
+            self.stage.setup()
+            self._ready = True
+        for batch in batches(todo, self.link.stage.batch_size):
+            outputs = self.stage.process(batch)
+            finished = self.ledger.append(self.name, self.link.ctx.fingerprint,
+                                          group_outputs(batch, outputs, self.name))
+            fresh.update(finished)
+            c[0] += len(batch)
+            c[2] += sum(not o.ok for outs in finished.values() for o in outs)
+        done = {**self.done, **fresh} if fresh else self.done
+        return [(gid, [o for r in recs for o in (done[r.id] if self.stage.accepts(r) else [r])])
+                for gid, recs in groups]
+
+
+def run_chain(links: list[Link], records: list[Record], executor: ChainExecutor,
+              progress: bool = True) -> tuple[list[Record], list[StageStats]]:
+    """Run a chain of per-record stages over ``records``; returns all records after it and per-stage stats.
+
+    Each stage's ``seconds`` is the chain's wall time (its stages run at the same time).
+    """
+    from .runner import StageStats, batches  # runner imports this module: import late
+
+    t0 = time.perf_counter()
+    steps = [ChainStep(link) for link in links]  # on the driver: ledger reads only, never setup()
+    counts: Counts = {s.name: [0, 0, 0] for s in steps}
+    final: dict[str, list[Record]] = {}
+    unsettled: list[Record] = []
+    for r in records:  # settle from the ledgers what needs no work at all
+        group, trial = [(r.id, [r])], {}
+        for step in steps:
+            if step.pending(group[0][1]):
+                unsettled.append(r)
+                break
+            group = step(group, trial)
+        else:
+            final[r.id] = group[0][1]
+            for name, c in trial.items():
+                counts[name][1] += c[1]
+    if unsettled:
+        first = steps[0]
+        head = first.pending(unsettled)  # the first stage's batches are run_stage's batches
+        heads = {r.id for r in head}
+        rest = [r for r in unsettled if r.id not in heads]
+        rows = batches(head, first.link.stage.batch_size) + batches(rest, first.link.stage.batch_size)
+        log.info("chain %s: %d record(s) in %d row(s), %d settled from the ledger",
+                 " -> ".join(s.name for s in steps), len(unsettled), len(rows), len(final))
+        with tqdm(total=len(unsettled), desc=" > ".join(s.name for s in steps), unit="rec",
+                  disable=not progress or None, leave=False) as bar:
+            for groups, row_counts in executor.map_chain(links, rows):
+                for gid, recs in groups:
+                    final[gid] = recs
+                for name, c in row_counts.items():
+                    counts[name] = [a + b for a, b in zip(counts[name], c)]
+                bar.update(len(groups))
+        lost = [r.id for r in unsettled if r.id not in final]
+        if lost:
+            raise RuntimeError(f"chain {[s.name for s in steps]} returned nothing for records {lost[:5]}")
+    seconds = time.perf_counter() - t0
+    stats = [StageStats(s.name, s.link.ctx.fingerprint, processed=counts[s.name][0], reused=counts[s.name][1],
+                        rejected=counts[s.name][2], seconds=seconds) for s in steps]
+    return [o for r in records for o in final[r.id]], stats
