@@ -153,13 +153,19 @@ def plan_windows(num_frames: int, cuts: list[int], length: int, max_clips: int, 
     return starts, True
 
 
+#: Decode sources single-threaded: on a damaged stream FFmpeg's multi-threaded error concealment
+#: differs from run to run, so the same input would give different clips (and break resume's
+#: "same output as an uninterrupted build"). x264 still encodes with ``opts.threads``.
+DECODE_THREADS = ["-threads", "1"]
+
+
 def analyse(path: str | os.PathLike[str], fps: float, threshold: float, length: int | None = None,
             max_clips: int | None = None) -> SceneAnalysis:
     """Cut detection on tiny grey frames at ``fps``; stops early once ``max_clips`` cut-free windows
     of ``length`` frames are known (both None: read the whole source)."""
     w, h = ANALYSIS_SIZE
     size = w * h
-    cmd = [ffmpeg_bin(), "-hide_banner", "-nostdin", "-v", "error", "-skip_loop_filter", "all", "-threads", "2",
+    cmd = [ffmpeg_bin(), "-hide_banner", "-nostdin", "-v", "error", "-skip_loop_filter", "all", *DECODE_THREADS,
            "-i", str(path), "-map", "0:v:0", "-an", "-sn", "-dn",
            "-vf", f"fps={fps:g},scale={w}:{h}:flags=area,format=gray", "-f", "rawvideo", "pipe:1"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
@@ -226,7 +232,7 @@ def transcode_window(path: str | os.PathLike[str], out: str | os.PathLike[str], 
     seek = ["-ss", f"{start_frame / opts.fps:.6f}"] if start_frame else []
     out = Path(out)
     with atomic_path(out) as tmp:
-        run_ffmpeg([*seek, "-i", str(path), "-map", "0:v:0", "-an", "-sn", "-dn",
+        run_ffmpeg([*seek, *DECODE_THREADS, "-i", str(path), "-map", "0:v:0", "-an", "-sn", "-dn",
                     "-vf", video_filter(info, opts, pad, keep=n - pad if pad else None), "-frames:v", str(n),
                     *x264_args(opts.gop, opts.crf, opts.preset, opts.threads), "-r", f"{opts.fps:g}",
                     "-y", "-f", "mp4", str(tmp)], path, "transcode", reason="decode_error")  # fmt: skip
