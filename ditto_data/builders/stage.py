@@ -141,7 +141,12 @@ class Stage:
         self.ctx = ctx
 
     def setup(self) -> None:
-        """Load models or other heavy state; called once per worker before the first batch."""
+        """Load models or other heavy state; called once per worker before the first batch.
+
+        By default: build the configured backend (``self.backend``) and let it load its weights.
+        """
+        if self.backends:
+            self.make_backend().setup()
 
     def process(self, batch: list[Record]) -> list[Record]:
         raise NotImplementedError

@@ -101,9 +101,6 @@ class Caption(Stage):
         "qwen2.5-vl": "ditto_data.generation.backends.qwen_vl:QwenVLCaptioner",
     }
 
-    def setup(self) -> None:
-        self.make_backend().setup()
-
     def process(self, batch: list[Record]) -> list[Record]:
         for r in batch:
             with self.rejecting(r):

@@ -40,9 +40,6 @@ class Depth(Stage):
     resources = Resources(cpus=1.0, gpus=1.0, gpu_memory_gb=4.0)
     backends = {"depth-anything": "ditto_data.generation.backends.depth_anything:DepthAnythingEstimator"}
 
-    def setup(self) -> None:
-        self.make_backend().setup()
-
     def process(self, batch: list[Record]) -> list[Record]:
         cfg = self.config
         for r in batch:

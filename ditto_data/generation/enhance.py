@@ -51,9 +51,6 @@ class Enhance(Stage):
         "wan2.2": "ditto_data.generation.backends.wan22:Wan22Enhancer",
     }
 
-    def setup(self) -> None:
-        self.make_backend().setup()
-
     def process(self, batch: list[Record]) -> list[Record]:
         cfg = self.config
         for r in batch:

@@ -107,10 +107,6 @@ class FeaturesStage(Stage):
         "dinov2": "ditto_data.generation.backends.dinov2:Dinov2Features",
     }
 
-    def setup(self) -> None:
-        self.backend = self.make_backend()
-        self.backend.setup()
-
     def process(self, batch: list[Record]) -> list[Record]:
         for r in batch:
             with self.rejecting(r):

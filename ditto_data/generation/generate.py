@@ -86,9 +86,6 @@ class Generate(Stage):
         "wan-vace": "ditto_data.generation.backends.wan_vace:WanVaceGenerator",
     }
 
-    def setup(self) -> None:
-        self.make_backend().setup()
-
     def process(self, batch: list[Record]) -> list[Record]:
         cfg = self.config
         for r in batch:

@@ -78,9 +78,6 @@ class Instruction(Stage):
         "qwen2.5-vl": "ditto_data.generation.backends.qwen_vl:QwenVLInstructor",
     }
 
-    def setup(self) -> None:
-        self.make_backend().setup()
-
     def process(self, batch: list[Record]) -> list[Record]:
         out: list[Record] = []
         for clip in batch:

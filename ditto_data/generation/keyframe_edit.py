@@ -70,9 +70,6 @@ class KeyframeEdit(Stage):
         "qwen-image-edit": "ditto_data.generation.backends.qwen_image:QwenImageEditor",
     }
 
-    def setup(self) -> None:
-        self.make_backend().setup()
-
     def process(self, batch: list[Record]) -> list[Record]:
         for r in batch:
             with self.rejecting(r):

@@ -131,10 +131,6 @@ class MotionStage(Stage):
         "cotracker3": "ditto_data.generation.backends.cotracker:CoTrackerMotion",
     }
 
-    def setup(self) -> None:
-        self.backend = self.make_backend()
-        self.backend.setup()
-
     def process(self, batch: list[Record]) -> list[Record]:
         cfg = self.config
         for r in batch:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 from .. import layout
 from ..schema import EDIT_COLUMNS, SOURCE, SOURCE_COLUMNS, hf_features

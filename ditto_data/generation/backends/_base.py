@@ -116,6 +116,15 @@ class ModelBackend:
             kw["revision"] = self.revision
         return kw
 
+    def place(self, pipe: Any) -> Any:
+        """Put a diffusers pipeline on the device (or CPU-offload it where ``offload`` asks); quiet."""
+        if self.option("offload", False) and self.device.startswith("cuda"):
+            pipe.enable_model_cpu_offload()
+        else:
+            pipe.to(self.device)
+        pipe.set_progress_bar_config(disable=True)
+        return pipe
+
     @property
     def model_info(self) -> dict[str, Any]:
         """Facts for the stage's provenance: ``model``, ``revision``, ``dtype``, ``device`` and extras."""

@@ -33,11 +33,7 @@ class QwenImageEditor(ModelBackend):
         else:  # transformers' Qwen2VLProcessor would fail to load: skip it, put ours in its place
             self.pipe = QwenImageEditPipeline.from_pretrained(self.model_id, torch_dtype=self.dtype, processor=None, **kw)
             self.pipe.processor = QwenImageTextProcessor.from_pretrained(self.model_id, subfolder="processor", **kw)
-        if self.option("offload", False) and self.device.startswith("cuda"):
-            self.pipe.enable_model_cpu_offload()
-        else:
-            self.pipe.to(self.device)
-        self.pipe.set_progress_bar_config(disable=True)
+        self.place(self.pipe)
 
     def edit(self, image: np.ndarray, instruction: str, style: str | None, seed: int) -> np.ndarray:
         self.ensure_loaded()

@@ -37,11 +37,7 @@ class Wan22Enhancer(ModelBackend):
         self.expert = "transformer_2" if getattr(full, "transformer_2", None) is not None else "transformer"
         self.pipe = WanVideoToVideoPipeline(tokenizer=full.tokenizer, text_encoder=full.text_encoder, vae=full.vae,
                                             scheduler=full.scheduler, transformer=getattr(full, self.expert))
-        if self.option("offload", False) and self.device.startswith("cuda"):
-            self.pipe.enable_model_cpu_offload()
-        else:
-            self.pipe.to(self.device)
-        self.pipe.set_progress_bar_config(disable=True)
+        self.place(self.pipe)
 
     @property
     def strength(self) -> float:

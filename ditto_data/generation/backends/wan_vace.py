@@ -34,11 +34,7 @@ class WanVaceGenerator(ModelBackend):
         kw = self.pretrained_kwargs()
         vae = AutoencoderKLWan.from_pretrained(self.model_id, subfolder="vae", torch_dtype=torch.float32, **kw)
         self.pipe = WanVACEPipeline.from_pretrained(self.model_id, vae=vae, torch_dtype=self.dtype, **kw)
-        if self.option("offload", False) and self.device.startswith("cuda"):
-            self.pipe.enable_model_cpu_offload()
-        else:
-            self.pipe.to(self.device)
-        self.pipe.set_progress_bar_config(disable=True)
+        self.place(self.pipe)
 
     @property
     def size_multiple(self) -> int:
