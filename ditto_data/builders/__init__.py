@@ -2,9 +2,9 @@
 
 from .config import BuildConfig, ConfigError, load_config
 from .runner import BuildResult, build
-from .stage import ModelStageConfig, Resources, Stage, StageConfig, StageContext, register_stage
+from .stage import ModelStageConfig, Resources, SampleError, Stage, StageConfig, StageContext, register_stage
 
 __all__ = [
-    "BuildConfig", "BuildResult", "ConfigError", "ModelStageConfig", "Resources", "Stage", "StageConfig",
+    "BuildConfig", "BuildResult", "ConfigError", "ModelStageConfig", "Resources", "SampleError", "Stage", "StageConfig",
     "StageContext", "build", "load_config", "register_stage",
 ]  # fmt: skip
