@@ -221,3 +221,26 @@ def test_config_validation(raw, field):
 def test_options_match_config():
     opts = StandardizeConfig().options()
     assert opts == StandardizeOptions()
+
+
+def test_clip_seeked_into_a_stream_with_unclean_keyframes_has_true_frames(tmp_path, clip):
+    """imageio_cockatoo.mp4 decodes garbage when seeked into; a later clip must still hold the real
+    frames: the same as decoding the source from its start and taking that window."""
+    from ditto_data.video.standardize import standardize
+
+    opts = StandardizeOptions(width=320, height=176, num_frames=101, max_clips=2, scene_threshold=1.01)
+    clips = standardize(clip("imageio_cockatoo.mp4"), lambda s: tmp_path / f"{s}.mp4", opts)
+    later = [c for c in clips if c.start_frame > 0]
+    assert later, "the cockatoo clip is long enough for clips after the first"
+    ref = tmp_path / "ref.mp4"  # the whole source at 20 fps, decoded from its start
+    subprocess.run(["ffmpeg", "-v", "error", "-threads", "1", "-i", str(clip("imageio_cockatoo.mp4")),
+                    "-vf", "fps=20,scale=320:176:force_original_aspect_ratio=increase,crop=320:176",
+                    "-c:v", "libx264", "-crf", "10", "-pix_fmt", "yuv420p", "-y", str(ref)], check=True)
+    with VideoDecoder(ref) as d:
+        true = d.get_frames(range(len(d))).astype(int)
+    for c in later:
+        with VideoDecoder(c.path) as a:
+            x = a.get_frames(range(101)).astype(int)
+        # seeking may place a window one frame early or late; the frames must be real ones
+        err = min(np.abs(x - true[s:s + 101]).mean() for s in (c.start_frame - 1, c.start_frame, c.start_frame + 1))
+        assert err < 6, f"clip at {c.start_frame} is not the source's frames (mean error {err:.1f})"

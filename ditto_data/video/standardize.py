@@ -232,10 +232,24 @@ def transcode_window(path: str | os.PathLike[str], out: str | os.PathLike[str], 
     seek = ["-ss", f"{start_frame / opts.fps:.6f}"] if start_frame else []
     out = Path(out)
     with atomic_path(out) as tmp:
-        run_ffmpeg([*seek, *DECODE_THREADS, "-i", str(path), "-map", "0:v:0", "-an", "-sn", "-dn",
-                    "-vf", video_filter(info, opts, pad, keep=n - pad if pad else None), "-frames:v", str(n),
-                    *x264_args(opts.gop, opts.crf, opts.preset, opts.threads), "-r", f"{opts.fps:g}",
-                    "-y", "-f", "mp4", str(tmp)], path, "transcode", reason="decode_error")  # fmt: skip
+        def transcode(before: list[str], after: list[str]) -> str:
+            proc = run_ffmpeg([*before, *DECODE_THREADS, "-i", str(path), *after, "-map", "0:v:0", "-an", "-sn",
+                               "-dn", "-vf", video_filter(info, opts, pad, keep=n - pad if pad else None),
+                               "-frames:v", str(n), *x264_args(opts.gop, opts.crf, opts.preset, opts.threads),
+                               "-r", f"{opts.fps:g}", "-y", "-f", "mp4", str(tmp)], path, "transcode",
+                              reason="decode_error")  # fmt: skip
+            return proc.stderr.decode("utf-8", "replace").strip()
+
+        errors = transcode(seek, [])
+        if errors and seek:
+            # Seeking into some streams (an I-frame that is not a clean entry point) decodes garbage
+            # until the next IDR frame; decoding from the start and dropping frames up to the window
+            # is slower but gives the true frames.
+            log.info("%s: seeking to frame %d gave decode errors; decoding from the start", path, start_frame)
+            errors = transcode([], seek)
+        if errors:
+            raise VideoError(path, f"damaged frames in the window at frame {start_frame}: {stderr_tail(errors, 2)}",
+                             "decode_error")
         got = probe(tmp)
         if (got.num_frames, got.width, got.height) != (n, w, h) or got.has_audio:
             raise VideoError(path, f"transcode gave {got.num_frames} frames of {got.width}x{got.height}"
