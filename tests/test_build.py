@@ -130,7 +130,13 @@ def test_sigkill_at_any_moment_then_rerun_gives_the_same_output(built, tmp_path)
             if p.suffix == ".mp4" and ".tmp-" not in p.name and not p.is_symlink():
                 assert probe(p).num_frames > 0, p
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-    assert _tree(out) == _tree(ref_out)
+    got, want = _tree(out), _tree(ref_out)
+    if got.get("README.md") != want.get("README.md"):  # show how the cards differ
+        import difflib
+
+        print("\n".join(difflib.unified_diff(want["README.md"].decode().splitlines(),
+                                             got["README.md"].decode().splitlines(), lineterm="")))
+    assert got == want
     assert not [p for p in out.rglob("*.tmp-*")]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -19,10 +20,12 @@ def ffmpeg_bin() -> str:
 
 
 def stderr_tail(stderr: bytes | str | None, lines: int = 8) -> str:
+    """The last ``lines`` of FFmpeg's messages, without the object addresses it prints
+    (``[h264 @ 0x55...]``), so a message is the same on every run and the ledger stays deterministic."""
     if not stderr:
         return "(no output)"
     text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
-    return "\n".join(text.strip().splitlines()[-lines:])
+    return "\n".join(re.sub(r" @ 0x[0-9a-fA-F]+", "", text).strip().splitlines()[-lines:])
 
 
 def run_ffmpeg(args: Sequence[str], path: str | os.PathLike[str] | None, what: str,
