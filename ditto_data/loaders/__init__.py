@@ -21,7 +21,7 @@ _EXPORTS = {
     "resize_crop": ".sampling",
     "ModalityCurriculum": ".curriculum",
     "SampleReader": ".decode",
-    "SampleError": ".decode",
+    "UnreadableSample": ".decode",
     "TripletClipDataset": ".clips",
     "diffsynth": ".clips",
     "StreamingTripletDataset": ".streaming",

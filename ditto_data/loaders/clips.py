@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .curriculum import ModalityCurriculum
-from .decode import SampleError, SampleReader, SkipCounter
+from .decode import SampleReader, TrainingKnobs, UnreadableSample
 from .sampling import ClipSampler
 from .tree import DatasetReadError, read_triplets
 
@@ -35,7 +35,7 @@ def _rows(source: str | Path | list[dict[str, Any]], config: str) -> list[dict[s
     return rows
 
 
-class TripletClipDataset(torch.utils.data.Dataset):
+class TripletClipDataset(TrainingKnobs, torch.utils.data.Dataset):
     """Aligned clips of (source, edited[, depth][, reference]) with instruction, caption and ids.
 
     ``source``: a dataset folder (ours or a Ditto-1M download), a Hub repo id, or rows from
@@ -61,23 +61,13 @@ class TripletClipDataset(torch.utils.data.Dataset):
             reference = "curriculum" if curriculum is not None else "never"
         self.reader = SampleReader(sampler, size=size, crop=crop, dtype=dtype, reference=reference,
                                    curriculum=curriculum, depth=depth, parallel=parallel_decode)
-        self._step = mp.Value("q", 0, lock=False)
+        self._init_knobs()
         self._epoch = mp.Value("q", 0, lock=False)
-        self._skips = SkipCounter()
         self._bad_rows: set[int] = set()
         self._bad_files: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.rows)
-
-    @property
-    def skipped(self) -> int:
-        """Samples skipped as unreadable so far, over all DataLoader workers."""
-        return self._skips.value
-
-    def set_step(self, step: int) -> None:
-        """The training step, for the curriculum; seen by running workers (shared memory)."""
-        self._step.value = int(step)
 
     def set_epoch(self, epoch: int) -> None:
         """Changes the random starts/crops/curriculum draws of the next reads."""
@@ -100,11 +90,11 @@ class TripletClipDataset(torch.utils.data.Dataset):
             bad = next((f for f in (row["source_video"], row["edited_video"]) if f in self._bad_files), None)
             if bad is not None:
                 self._bad_rows.add(j)
-                self._skips(SampleError(bad, "unreadable (seen before)"), bad)
+                self._skips(UnreadableSample(bad, "unreadable (seen before)"), bad)
                 continue
             try:
                 return self.reader.read(row, self.rng(j), int(self._step.value))
-            except SampleError as e:
+            except UnreadableSample as e:
                 self._bad_rows.add(j)
                 if e.file in (row["source_video"], row["edited_video"]):
                     self._bad_files.add(e.file)

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 Source = str | os.PathLike | bytes
 
 
-class SampleError(Exception):
+class UnreadableSample(Exception):
     """One sample cannot be read; ``file`` names the culprit (a path or a WebDataset member)."""
 
     def __init__(self, file: str, message: str):
@@ -82,7 +82,7 @@ def open_video(src: Source):
     if isinstance(src, bytes):
         return _SpilledVideo(src)
     if not Path(src).is_file():
-        raise SampleError(str(src), "file not found")
+        raise UnreadableSample(str(src), "file not found")
     return VideoDecoder(src)
 
 
@@ -144,6 +144,27 @@ class SkipCounter:
         return int(self._count.value)
 
 
+class TrainingKnobs:
+    """What a training loop turns on either dataset: the step (for the curriculum) and the skip count.
+
+    Both live in shared memory, so DataLoader workers that are already running see ``set_step``
+    and the count adds up over workers.
+    """
+
+    def _init_knobs(self) -> None:
+        self._step = mp.Value("q", 0, lock=False)
+        self._skips = SkipCounter()
+
+    @property
+    def skipped(self) -> int:
+        """Samples skipped as unreadable so far, over all DataLoader workers."""
+        return self._skips.value
+
+    def set_step(self, step: int) -> None:
+        """The training step, for the modality curriculum."""
+        self._step.value = int(step)
+
+
 @dataclass
 class SampleReader:
     """Reads a row into a dict of tensors. ``size`` (h, w), multiples of 16, or None for native size.
@@ -196,7 +217,7 @@ class SampleReader:
 
     def read(self, row: dict[str, Any], rng: np.random.Generator, step: int = 0,
              key: str | None = None) -> dict[str, Any]:
-        """The sample of ``row``; raises :class:`SampleError` naming the file that failed."""
+        """The sample of ``row``; raises :class:`UnreadableSample` naming the file that failed."""
         release_memory()
         key = key or row.get("id", "?")
         with_ref = self.wants_reference(step, rng)
@@ -209,16 +230,16 @@ class SampleReader:
                 label = _name(src, f"{key}.{name}.mp4")
                 try:
                     decs[name] = stack.enter_context(open_video(src))
-                except SampleError:
+                except UnreadableSample:
                     raise
                 except Exception as e:  # noqa: BLE001 - VideoError or anything a broken file throws
-                    raise SampleError(label, f"cannot open: {e}") from e
+                    raise UnreadableSample(label, f"cannot open: {e}") from e
             n = min(len(d) for d in decs.values())
             fps = decs["source"].metadata.fps
             try:
                 idx = self.sampler.indices(n, fps, rng)
             except ValueError as e:
-                raise SampleError(_name(streams["source"], key), str(e)) from e
+                raise UnreadableSample(_name(streams["source"], key), str(e)) from e
             ref_png = row.get("reference_image")
             ref_from_video = with_ref and ref_png is None
             want = {name: idx for name in decs}
@@ -229,7 +250,7 @@ class SampleReader:
                 try:  # NHWC -> NCHW view (channels-last strides): no copy before the resize
                     return torch.from_numpy(decs[name].get_frames(want[name])).permute(0, 3, 1, 2)
                 except Exception as e:  # noqa: BLE001
-                    raise SampleError(_name(streams[name], f"{key}.{name}.mp4"), f"decode failed: {e}") from e
+                    raise UnreadableSample(_name(streams[name], f"{key}.{name}.mp4"), f"decode failed: {e}") from e
 
             names = list(decs)
             frames = dict(zip(names, self._run([lambda nm=nm: get(nm) for nm in names])))
@@ -241,7 +262,7 @@ class SampleReader:
             try:
                 ref = read_image(ref_png)[None]
             except Exception as e:  # noqa: BLE001
-                raise SampleError(_name(ref_png, f"{key}.reference.png"), f"cannot read image: {e}") from e
+                raise UnreadableSample(_name(ref_png, f"{key}.reference.png"), f"cannot read image: {e}") from e
         size = self.size or tuple(frames["source"].shape[-2:])
         crop_rng = np.random.default_rng(rng.integers(1 << 62)) if self.crop == "random" else None
         out: dict[str, Any] = {}

@@ -24,7 +24,7 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .curriculum import ModalityCurriculum
-from .decode import SampleError, SampleReader, SkipCounter
+from .decode import SampleReader, TrainingKnobs, UnreadableSample
 from .sampling import ClipSampler
 from .tree import DatasetReadError
 from .wds import expand_urls, is_webdataset, iter_shard, row_of
@@ -64,7 +64,7 @@ def shuffle_buffer(items: Iterable[Any], size: int, rng: np.random.Generator) ->
         yield buf.pop(int(rng.integers(len(buf))))
 
 
-class StreamingTripletDataset(IterableDataset):
+class StreamingTripletDataset(TrainingKnobs, IterableDataset):
     """Aligned triplet clips, streamed. ``source``: a dataset folder or Hub repo id (with ``config``),
     rows from :func:`~ditto_data.loaders.tree.read_triplets`, or WebDataset shards (a folder, URL,
     brace pattern or list of ``.tar`` URLs; any fsspec URL).
@@ -81,7 +81,6 @@ class StreamingTripletDataset(IterableDataset):
                  crop: str = "center", dtype: str = "uint8", reference: str | None = None,
                  curriculum: ModalityCurriculum | None = None, depth: bool = True,
                  parallel_decode: bool | None = None):
-        import multiprocessing as mp
 
         self.rank, self.world_size = dist_info(rank, world_size)
         self.shuffle, self.buffer_size, self.seed = shuffle, buffer_size, seed
@@ -97,21 +96,13 @@ class StreamingTripletDataset(IterableDataset):
             reference = "curriculum" if curriculum is not None else "never"
         self.reader = SampleReader(sampler, size=size, crop=crop, dtype=dtype, reference=reference,
                                    curriculum=curriculum, depth=depth, parallel=parallel_decode)
-        self._step = mp.Value("q", 0, lock=False)
-        self._skips = SkipCounter()
+        self._init_knobs()
         self.epoch = 0
         self._resume: dict[int, int] = {}  # worker -> positions to skip (set by load_state_dict)
         self._consumed: dict[int, int] = {}  # worker -> positions consumed (main process view)
         self._num_workers: int | None = None
 
     # -- knobs the training loop turns ------------------------------------------------------------
-    @property
-    def skipped(self) -> int:
-        return self._skips.value
-
-    def set_step(self, step: int) -> None:
-        self._step.value = int(step)
-
     def set_epoch(self, epoch: int) -> None:
         """Start epoch ``epoch`` from its beginning (clears any resume state)."""
         self.epoch, self._resume, self._consumed = int(epoch), {}, {}
@@ -192,9 +183,9 @@ class StreamingTripletDataset(IterableDataset):
             sample_rng = np.random.default_rng([self.seed, self.epoch, self.rank, worker, pos])
             try:
                 if row.get("source_video") is None or row.get("edited_video") is None:
-                    raise SampleError(f"{key} (WebDataset sample)", "source.mp4 or edited.mp4 member missing")
+                    raise UnreadableSample(f"{key} (WebDataset sample)", "source.mp4 or edited.mp4 member missing")
                 sample = self.reader.read(row, sample_rng, int(self._step.value), key=key)
-            except SampleError as e:
+            except UnreadableSample as e:
                 self._skips(e, e.file)
                 continue
             ok += 1
