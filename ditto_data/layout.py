@@ -17,7 +17,6 @@ VIDEOS = "videos"
 TRAINING_METADATA = "training_metadata"
 CAPTIONS = "source_video_captions"
 DIFFSYNTH = "csvs_for_DiffSynth"
-HF_DATA = "data"  # HF data files (one folder per config)
 HF_METADATA = "metadata.parquet"  # videofolder metadata: beside the videos it names (see hf_metadata_path)
 TEASER = "assets/teaser.png"  # the dataset card's image
 STATE = ".ditto"  # ledger, work files, build summary: the builder's private state
@@ -60,10 +59,6 @@ def captions_path(root: str | Path, index: int) -> Path:
 
 def diffsynth_csv_path(root: str | Path, category: str) -> Path:
     return Path(root) / DIFFSYNTH / f"{category}.csv"
-
-
-def hf_data_dir(root: str | Path, config: str) -> Path:
-    return Path(root) / HF_DATA / config
 
 
 def hf_metadata_path(root: str | Path, config: str) -> Path:

@@ -23,6 +23,7 @@ from typing import Any
 
 import yaml
 
+from .. import layout
 from .stage import ConfigError, StageConfig, get_stage, registered_stages
 
 DEFAULT_PIPELINE: tuple[str, ...] = (
@@ -35,7 +36,7 @@ __all__ = ["BuildConfig", "ConfigError", "ExportConfig", "DEFAULT_PIPELINE", "lo
 
 @dataclass
 class ExportConfig:
-    shard_size: int = 1000
+    shard_size: int = layout.SHARD_SIZE
     keep_reference_image: bool = False  # add vace_reference_image to the DiffSynth CSVs
     license: str = "other"  # the card's license id: set it to what the input videos allow
 

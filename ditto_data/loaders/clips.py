@@ -57,8 +57,6 @@ class TripletClipDataset(TrainingKnobs, torch.utils.data.Dataset):
         self.rows = _rows(source, config)
         self.seed = seed
         sampler = sampler or ClipSampler(num_frames=num_frames, stride=stride, fps=fps, start=start, seed=seed)
-        if reference is None:
-            reference = "curriculum" if curriculum is not None else "never"
         self.reader = SampleReader(sampler, size=size, crop=crop, dtype=dtype, reference=reference,
                                    curriculum=curriculum, depth=depth, parallel=parallel_decode)
         self._init_knobs()

@@ -171,7 +171,8 @@ class SampleReader:
 
     ``dtype``: ``"uint8"`` or ``"float"`` (float32 in [-1, 1]). ``reference``: ``"always"``,
     ``"never"`` or ``"curriculum"`` (the :class:`ModalityCurriculum` decides per sample; a dropped
-    reference is all zeros with ``has_reference`` False, so batches still collate).
+    reference is all zeros with ``has_reference`` False, so batches still collate); ``None``:
+    ``"curriculum"`` when a curriculum is given, else ``"never"``.
     ``parallel``: decode source and edited in two threads (the decoders release the GIL); ``None``
     (default) does so only outside DataLoader workers, whose processes already fill the cores.
     """
@@ -180,12 +181,14 @@ class SampleReader:
     size: tuple[int, int] | None = None
     crop: str = "center"
     dtype: str = "uint8"
-    reference: str = "always"
+    reference: str | None = None
     curriculum: ModalityCurriculum | None = None
     depth: bool = True
     parallel: bool | None = None
 
     def __post_init__(self) -> None:
+        if self.reference is None:
+            self.reference = "curriculum" if self.curriculum is not None else "never"
         self.size = check_size(self.size)
         if self.dtype not in ("uint8", "float"):
             raise ValueError(f"dtype must be 'uint8' or 'float', got {self.dtype!r}")
