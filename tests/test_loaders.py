@@ -113,6 +113,32 @@ def test_aligned_clips(ours):
     assert again["frame_indices"].tolist() == idx and torch.equal(again["source"], s["source"])
 
 
+def test_recycled_frame_memory_never_overwrites_a_held_sample(ours):
+    """Clips decode into recycled arrays (FramePool): a sample the caller still holds, or any view
+    of it, must keep its frames while later samples are read; a dropped one's memory is reused."""
+    from ditto_data.loaders.decode import FramePool
+
+    ds = TripletClipDataset(ours, num_frames=9, start="random", seed=3)
+    first = ds[0]
+    view = ds[1]["edited"][2:5, :, 10:]  # only a view of sample 1 survives
+    kept = first["source"].clone(), view.clone()
+    for j in range(2, 8):
+        ds[j % len(ds)]
+    assert torch.equal(first["source"], kept[0]) and torch.equal(view, kept[1])
+
+    pool = FramePool(keep=2)
+    a = pool.take((2, 4, 4, 3))
+    held = torch.from_numpy(a).permute(0, 3, 1, 2)[:, :, 1:]
+    del a
+    b = pool.take((2, 4, 4, 3))
+    assert b.ctypes.data != held.data_ptr() - held.storage_offset()  # held through a tensor view
+    addr = b.ctypes.data
+    del b
+    assert pool.take((2, 4, 4, 3)).ctypes.data == addr  # dropped: reused
+    c, d, e = pool.take((1, 2, 2, 3)), pool.take((1, 2, 2, 3)), pool.take((1, 2, 2, 3))
+    assert len(pool._arrays) == 2 and len({c.ctypes.data, d.ctypes.data, e.ctypes.data}) == 3
+
+
 def test_resize_crop_and_diffsynth_preset(ours):
     s = TripletClipDataset(ours, num_frames=5, size=(128, 128), crop="random", dtype="float")[0]
     assert s["source"].shape == (5, 3, 128, 128) and s["source"].dtype == torch.float32

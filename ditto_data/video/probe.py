@@ -7,7 +7,9 @@ applied, so a phone video stored 1920x1080 with a 90 degree display matrix repor
 from __future__ import annotations
 
 import logging
+import math
 import os
+import struct
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -91,15 +93,78 @@ def open_container(path: str | os.PathLike[str]):  # -> av.container.InputContai
         raise VideoError(p, f"cannot open: {e}", "not_a_video") from None
 
 
-def first_frame_rotation(container, stream) -> int | None:
-    """Rotation from the first decodable frame's display matrix (PyAV exposes it only on frames)."""
+def stream_rotation(container, stream) -> int | None:
+    """The video stream's display rotation, or None where no frame decodes to tell.
+
+    PyAV exposes the display matrix only on decoded frames, and decoding a 720p keyframe costs
+    more than a loader's whole index; so MP4/MOV files are read from their ``tkhd`` box (where
+    FFmpeg takes it from), and other containers from their first decodable frame.
+    """
     import av
 
+    if "mov" in (container.format.name or "").split(","):
+        try:
+            deg = _mov_track_rotation(container.name, stream.index)
+            if deg is not None:
+                return deg
+        except (OSError, struct.error, ValueError) as e:
+            log.debug("%s: cannot read tkhd (%s); decoding a frame for the rotation", container.name, e)
     try:
-        for i, frame in enumerate(container.decode(stream)):
+        container.seek(0, backward=True, any_frame=False)
+        for frame in container.decode(stream):
             return normalize_rotation(getattr(frame, "rotation", 0))
     except (av.error.FFmpegError, ValueError) as e:
         log.debug("no frame decoded while probing rotation: %s", e)
+    return None
+
+
+def _mov_track_rotation(path: str, track: int) -> int | None:
+    """Rotation of the ``track``-th ``trak`` (FFmpeg's stream index): its tkhd matrix times the
+    movie's mvhd matrix, as FFmpeg's mov demuxer combines them, turned into an angle the way
+    ``av_display_rotation_get`` does. None if the file has no such track."""
+
+    def boxes(f, end: int):
+        while f.tell() + 8 <= end:
+            start = f.tell()
+            size, kind = struct.unpack(">I4s", f.read(8))
+            if size == 1:
+                size = struct.unpack(">Q", f.read(8))[0]
+            elif size == 0:
+                size = end - start
+            if size < 8:
+                return
+            yield kind, start + size
+            f.seek(start + size)
+
+    def matrix(f, skip_v0: int, skip_v1: int) -> list[list[float]]:
+        version = f.read(4)[0]
+        f.seek(skip_v1 if version == 1 else skip_v0, os.SEEK_CUR)
+        m = struct.unpack(">9i", f.read(36))  # rows of (16.16, 16.16, 2.30) fixed point
+        return [[m[3 * r] / 65536, m[3 * r + 1] / 65536, m[3 * r + 2] / 2**30] for r in range(3)]
+
+    movie = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
+    with open(path, "rb") as f:
+        end = f.seek(0, os.SEEK_END)
+        f.seek(0)
+        for kind, moov_end in boxes(f, end):
+            if kind != b"moov":
+                continue
+            n = 0
+            for k, box_end in boxes(f, moov_end):
+                if k == b"mvhd":
+                    movie = matrix(f, 16 + 16, 28 + 16)
+                elif k == b"trak" and n == track:
+                    for k2, _ in boxes(f, box_end):
+                        if k2 == b"tkhd":
+                            tk = matrix(f, 20 + 16, 32 + 16)
+                            m = [[sum(tk[i][e] * movie[e][j] for e in range(3)) for j in range(2)] for i in range(2)]
+                            sx, sy = math.hypot(m[0][0], m[1][0]), math.hypot(m[0][1], m[1][1])
+                            if not sx or not sy:
+                                return 0
+                            return normalize_rotation(-math.degrees(math.atan2(m[0][1] / sy, m[0][0] / sx)))
+                    return None
+                elif k == b"trak":
+                    n += 1
     return None
 
 
@@ -138,7 +203,7 @@ def _probe(container, p: Path) -> VideoInfo:
         duration = num_frames / fps
     sar_q = s.sample_aspect_ratio or cc.sample_aspect_ratio
     sar = float(sar_q) if sar_q and float(sar_q) > 0 else 1.0
-    rotation = first_frame_rotation(container, s)
+    rotation = stream_rotation(container, s)
     if rotation is None:
         rotation = 0
     w, h = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)

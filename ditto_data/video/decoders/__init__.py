@@ -19,7 +19,11 @@ from .base import DecoderBackend, VideoMetadata
 log = logging.getLogger(__name__)
 
 BACKENDS = ("torchcodec", "pyav", "decord")
-_AUTO_ORDER = ("torchcodec", "pyav")  # decord: known seek bugs, only when asked for
+#: ``auto``'s order, by what was measured fastest (benchmarks/bench_decode.py, bench_loader.py).
+#: Single-threaded (the training case: parallelism comes from DataLoader workers), PyAV wins every
+#: access pattern, because its H.264 path never decodes frames nothing references; with FFmpeg
+#: threads, torchcodec's whole-clip decode is faster. decord has known seek bugs: only when asked for.
+_AUTO_ORDER = {True: ("pyav", "torchcodec"), False: ("torchcodec", "pyav")}
 _unavailable: set[str] = set()  # backends whose library failed to import in this process
 
 
@@ -54,14 +58,18 @@ def available_backends() -> list[str]:
 class VideoDecoder:
     """Random access to the frames of one video file.
 
-    ``backend="auto"`` tries torchcodec, then PyAV. ``.metadata`` is a :class:`VideoMetadata`;
+    ``threads``: FFmpeg decoding threads, 1 (default: best when many videos decode at once, as in
+    a loader) or more, 0 letting FFmpeg choose. ``backend="auto"`` picks the fastest for that:
+    PyAV then torchcodec single-threaded, torchcodec then PyAV otherwise. ``.metadata`` is a :class:`VideoMetadata`;
     ``get_frames(indices)`` gives uint8 [T,H,W,3] RGB in the caller's order (duplicates allowed,
     negative indices count from the end); ``get_frames_torch`` gives uint8 [T,3,H,W].
     Errors are :class:`VideoError` naming the file.
     """
 
-    def __init__(self, path: str | os.PathLike[str], backend: str = "auto"):
-        names = _AUTO_ORDER if backend == "auto" else (backend,)
+    def __init__(self, path: str | os.PathLike[str], backend: str = "auto", threads: int = 1):
+        if threads < 0:
+            raise ValueError(f"threads must be >= 0, got {threads}")
+        names = _AUTO_ORDER[threads == 1] if backend == "auto" else (backend,)
         if backend != "auto":
             _backend_class(backend)  # unknown names raise ValueError at once
         last: Exception | None = None
@@ -70,7 +78,7 @@ class VideoDecoder:
                 continue
             try:
                 cls = _backend_class(name)
-                self._impl = cls(path)
+                self._impl = cls(path, threads=threads)
                 break
             except ImportError as e:
                 if backend != "auto":
@@ -94,9 +102,11 @@ class VideoDecoder:
     def __len__(self) -> int:
         return self._impl.metadata.num_frames
 
-    def get_frames(self, indices: Sequence[int] | np.ndarray | int | None = None) -> np.ndarray:
-        """uint8 [T,H,W,3] RGB frames at ``indices`` (all frames when None)."""
-        return self._impl.get_frames(indices)
+    def get_frames(self, indices: Sequence[int] | np.ndarray | int | None = None,
+                   out: np.ndarray | None = None) -> np.ndarray:
+        """uint8 [T,H,W,3] RGB frames at ``indices`` (all frames when None), written into ``out``
+        (C-contiguous uint8 of that shape) when given, so a loader can reuse memory."""
+        return self._impl.get_frames(indices, out)
 
     def get_frames_torch(self, indices: Sequence[int] | np.ndarray | int | None = None):  # -> torch.Tensor
         """uint8 torch tensor [T,3,H,W] at ``indices``."""
@@ -120,9 +130,9 @@ class VideoDecoder:
 
 
 def read_frames(path: str | os.PathLike[str], indices: Sequence[int] | np.ndarray | None = None,
-                backend: str = "auto") -> np.ndarray:
+                backend: str = "auto", threads: int = 1) -> np.ndarray:
     """uint8 [T,H,W,3] RGB frames of ``path`` at ``indices`` (all frames when None)."""
-    with VideoDecoder(path, backend=backend) as d:
+    with VideoDecoder(path, backend=backend, threads=threads) as d:
         return d.get_frames(indices)
 
 

@@ -49,8 +49,9 @@ class DecoderBackend:
     path: Path
     metadata: VideoMetadata
 
-    def _decode(self, indices: list[int]) -> np.ndarray:
-        """Frames at sorted, unique, valid ``indices`` -> uint8 [T,H,W,3] display orientation."""
+    def _decode(self, indices: list[int], out: np.ndarray | None = None) -> np.ndarray:
+        """Frames at sorted, unique, valid ``indices`` -> uint8 [T,H,W,3] display orientation,
+        written into ``out`` where the backend can (the caller copies otherwise)."""
         raise NotImplementedError
 
     def close(self) -> None:
@@ -75,20 +76,32 @@ class DecoderBackend:
             out.append(j)
         return out
 
-    def get_frames(self, indices: Sequence[int] | np.ndarray | int | None = None) -> np.ndarray:
-        """uint8 [T,H,W,3] RGB frames at ``indices`` (caller's order, repeats allowed)."""
+    def get_frames(self, indices: Sequence[int] | np.ndarray | int | None = None,
+                   out: np.ndarray | None = None) -> np.ndarray:
+        """uint8 [T,H,W,3] RGB frames at ``indices`` (caller's order, repeats allowed), written into
+        ``out`` (uint8, C-contiguous, that shape) when given: a loader reuses its memory."""
         wanted = self.check_indices(indices)
+        shape = (len(wanted), self.metadata.height, self.metadata.width, 3)
+        if out is not None and (out.shape != shape or out.dtype != np.uint8 or not out.flags.c_contiguous):
+            raise ValueError(f"out must be a C-contiguous uint8 array of shape {shape}, "
+                             f"got {out.dtype} {out.shape}")
         if not wanted:
-            return np.empty((0, self.metadata.height, self.metadata.width, 3), np.uint8)
+            return np.empty(shape, np.uint8) if out is None else out
         unique = sorted(set(wanted))
-        frames = self._decode(unique)
+        frames = self._decode(unique, out if unique == wanted else None)
         if len(frames) != len(unique):
             raise VideoError(self.path, f"{self.name} returned {len(frames)} frames for {len(unique)} indices",
                              "decode_error")
-        if unique == wanted:
+        if unique != wanted:
+            pos = {j: k for k, j in enumerate(unique)}
+            return np.take(frames, [pos[j] for j in wanted], axis=0, out=out)
+        if out is None or frames is out:
             return frames
-        pos = {j: k for k, j in enumerate(unique)}
-        return frames[[pos[j] for j in wanted]]
+        if frames.shape != out.shape:
+            raise VideoError(self.path, f"frames are {frames.shape[2]}x{frames.shape[1]}, the stream says "
+                             f"{out.shape[2]}x{out.shape[1]}", "decode_error")
+        np.copyto(out, frames)
+        return out
 
 
 def fspath(path: str | os.PathLike[str]) -> Path:

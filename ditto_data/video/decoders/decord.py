@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 class DecordDecoder(DecoderBackend):
     name = "decord"
 
-    def __init__(self, path: str | os.PathLike[str], threads: int = 0):
+    def __init__(self, path: str | os.PathLike[str], threads: int = 1):
         import decord
 
         self.path = fspath(path)
@@ -36,7 +36,7 @@ class DecordDecoder(DecoderBackend):
             from .pyav import PyAVDecoder
 
             log.info("%s: %s is decoded with PyAV so that backends agree", self.path, codec)
-            self._delegate = PyAVDecoder(self.path)
+            self._delegate = PyAVDecoder(self.path, threads=threads)
             self.metadata = self._delegate.metadata
             return
         try:
@@ -57,9 +57,9 @@ class DecordDecoder(DecoderBackend):
         self.metadata = VideoMetadata(num_frames=n, fps=fps, width=int(w), height=int(h),
                                       duration=n / fps if fps else 0.0, keyframe_indices=keyframes, codec=codec)
 
-    def _decode(self, indices: list[int]) -> np.ndarray:
+    def _decode(self, indices: list[int], out: np.ndarray | None = None) -> np.ndarray:
         if self._delegate is not None:
-            return self._delegate._decode(indices)
+            return self._delegate._decode(indices, out)
         import decord
 
         try:

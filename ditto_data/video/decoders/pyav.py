@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from ..errors import VideoError
-from ..probe import normalize_rotation, open_container
+from ..probe import open_container, stream_rotation
 from .base import DecoderBackend, VideoMetadata, fspath, rotate_display
 
 log = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class PyAVDecoder(DecoderBackend):
     name = "pyav"
 
-    def __init__(self, path: str | os.PathLike[str], threads: int = 0):
+    def __init__(self, path: str | os.PathLike[str], threads: int = 1):
         import av
 
         self.path = fspath(path)
@@ -35,6 +35,7 @@ class PyAVDecoder(DecoderBackend):
             self._container.close()
             raise VideoError(self.path, "no video stream", "no_video_stream")
         self._stream = self._container.streams.video[0]
+        self._reformatter = av.video.reformatter.VideoReformatter()  # keeps its SwsContext between frames
         self._stream.thread_type = "AUTO"
         self._stream.codec_context.thread_count = threads
         try:
@@ -55,7 +56,7 @@ class PyAVDecoder(DecoderBackend):
                 keyframes = [0, *keyframes]
         else:
             self._pts, self._index, keyframes = [], {}, None
-        self.rotation = self._read_rotation()
+        self.rotation = stream_rotation(self._container, self._stream) or 0
         s = self._stream
         rate = s.average_rate or s.guessed_rate
         fps = float(rate) if rate else 0.0
@@ -72,101 +73,136 @@ class PyAVDecoder(DecoderBackend):
         self.metadata = VideoMetadata(num_frames=n, fps=fps, width=w, height=h, duration=duration,
                                       keyframe_indices=keyframes, rotation=self.rotation, codec=s.codec_context.name)
 
-    def _read_rotation(self) -> int:
-        self._rewind()
-        try:
-            for frame in self._container.decode(self._stream):
-                return normalize_rotation(getattr(frame, "rotation", 0))
-        except Exception as e:  # noqa: BLE001 - a damaged first frame leaves rotation unknown, not fatal
-            log.debug("%s: no frame to read rotation from: %s", self.path, e)
-        return 0
-
     def _rewind(self) -> None:
         self._container.seek(0, backward=True, any_frame=False)  # container-level: start of file
 
     def close(self) -> None:
         self._container.close()
 
-    @staticmethod
-    def _rgb(frame) -> np.ndarray:
-        return frame.to_ndarray(format="rgb24")
-
-    def _decode(self, indices: list[int]) -> np.ndarray:
+    def _decode(self, indices: list[int], out: np.ndarray | None = None) -> np.ndarray:
         import av
 
+        got = _Frames(self.path, indices, self._reformatter, out if not self.rotation else None)
         try:
-            frames = self._decode_timestamped(indices) if self._timestamped else self._decode_sequential(indices)
+            if self._timestamped:
+                self._decode_timestamped(indices, got)
+            else:
+                self._decode_sequential(indices, got)
         except av.error.FFmpegError as e:
             raise VideoError(self.path, f"decode failed: {e}", "decode_error") from None
-        return rotate_display(np.stack(frames), self.rotation)
+        return rotate_display(got.out, self.rotation)
 
-    def _decode_sequential(self, indices: list[int]) -> list[np.ndarray]:
+    def _decode_sequential(self, indices: list[int], got: _Frames) -> None:
         """Decode from the start, counting frames: slow but right for files without timestamps."""
         self._rewind()
         want = set(indices)
-        got: dict[int, np.ndarray] = {}
         for i, frame in enumerate(self._container.decode(self._stream)):
             if i in want:
-                got[i] = self._rgb(frame)
-                if len(got) == len(want):
-                    break
+                got.put(i, frame)
+                if got.complete:
+                    return
         missing = [i for i in indices if i not in got]
-        if missing:
-            raise VideoError(self.path, f"frames {missing[:5]} could not be decoded (stream ends early)",
-                             "decode_error")
-        return [got[i] for i in indices]
+        raise VideoError(self.path, f"frames {missing[:5]} could not be decoded (stream ends early)",
+                         "decode_error")
 
-    def _decode_timestamped(self, indices: list[int]) -> list[np.ndarray]:
+    def _decode_timestamped(self, indices: list[int], got: _Frames) -> None:
         kfs = self.metadata.keyframe_indices or [0]
-        got: dict[int, np.ndarray] = {}
         pending = list(indices)
         while pending:
-            target = pending[0]
-            k = kfs[bisect.bisect_right(kfs, target) - 1]
-            self._decode_run(k, pending, got, kfs)
+            self._decode_run(self._run(pending, kfs), got, kfs)
             pending = [i for i in pending if i not in got]
-        return [got[i] for i in indices]
 
-    def _decode_run(self, k: int, pending: list[int], got: dict[int, np.ndarray], kfs: list[int]) -> None:
-        """Seek to keyframe ``k`` and decode forward collecting ``pending`` frames until the next one
-        is better reached by a fresh seek. Retries from earlier keyframes if the seek overshoots."""
-        target = pending[0]
-        start = k
+    @staticmethod
+    def _run(pending: list[int], kfs: list[int]) -> list[int]:
+        """The leading frames of ``pending`` that one seek serves: a frame whose nearest keyframe lies
+        after the previous wanted frame is better reached by a fresh seek than by decoding onward."""
+        run = pending[:1]
+        for i in pending[1:]:
+            if kfs[bisect.bisect_right(kfs, i) - 1] > run[-1]:
+                break
+            run.append(i)
+        return run
+
+    def _decode_run(self, run: list[int], got: _Frames, kfs: list[int]) -> None:
+        """Seek to the keyframe before ``run[0]`` and decode forward, collecting ``run``'s frames.
+
+        H.264 shortcuts, both bit-exact: packets of frames we do not want are decoded with
+        ``skip_frame=NONREF``, so frames no other frame references (most B-frames) are never
+        decoded; and once the last wanted packet is in, the decoder is drained instead of fed
+        the packets its reorder delay would otherwise pull in. Retries from earlier keyframes
+        if the seek lands after ``run[0]`` (broken index, damaged keyframe).
+        """
+        target = run[0]
+        start = kfs[bisect.bisect_right(kfs, target) - 1]
+        ctx = self._stream.codec_context
+        fast = ctx.name == "h264"
         while True:
             if start == 0:
                 self._rewind()
             else:
                 self._container.seek(self._pts[start], stream=self._stream, backward=True, any_frame=False)
-            want = iter(pending)
-            nxt = next(want)
-            overshoot = False
-            for frame in self._container.decode(self._stream):
-                i = self._index.get(frame.pts)
-                if i is None:
-                    continue
-                if i > nxt:
-                    if nxt == target:  # the seek landed after the frame we came for
-                        overshoot = True
-                        break
-                    return  # a later pending frame was skipped: the next run seeks for it
-                if i == nxt:
-                    got[i] = self._rgb(frame)
-                    nxt = next(want, None)
-                    if nxt is None:
-                        return
-                    # jump instead of decoding a long stretch when a later keyframe is closer
-                    nk = kfs[bisect.bisect_right(kfs, nxt) - 1]
-                    if nk > i:
-                        return
-            else:
-                if target in got:
-                    return
-                overshoot = True  # stream ended without giving the target
-            if not overshoot:
-                return
+            wanted = {self._pts[i]: i for i in run}
+            unsent = set(wanted)
+            skipping = False
+            for packet in self._container.demux(self._stream):
+                if fast and skipping != (packet.pts not in wanted):
+                    skipping = not skipping
+                    ctx.skip_frame = "NONREF" if skipping else "DEFAULT"
+                unsent.discard(packet.pts)
+                done = self._collect(ctx.decode(packet if packet.size else None), wanted, run[-1], got)
+                if fast and not unsent and not done:  # every wanted frame is in the decoder: drain it
+                    done = self._collect(ctx.decode(None), wanted, run[-1], got) or True
+                if done:
+                    break
+            if skipping:
+                ctx.skip_frame = "DEFAULT"
+            if target in got:
+                return  # frames of the run still missing start the next run
             if start == 0:
                 raise VideoError(self.path, f"frame {target} could not be decoded even from the start",
                                  "decode_error")
             log.debug("%s: seek to keyframe %d overshot frame %d; retrying earlier", self.path, start, target)
             earlier = [x for x in kfs if x < start]
             start = earlier[-1] if earlier else 0
+
+    def _collect(self, frames, wanted: dict[int, int], last: int, got: _Frames) -> bool:
+        """Keep the wanted ones of decoded ``frames``; True once nothing more of the run can come
+        (all collected, or frames past its last one arrive: output is in display order)."""
+        done = False
+        for frame in frames:
+            i = wanted.get(frame.pts)
+            if i is not None:
+                if i not in got:
+                    got.put(i, frame)
+            elif frame.pts is not None and self._index.get(frame.pts, -1) > last:
+                done = True
+        return done or all(i in got for i in wanted.values())
+
+
+class _Frames:
+    """The frames of sorted ``indices``, converted to RGB straight into one [T,H,W,3] array (the
+    caller's ``out``, or one allocated at the first frame's size): no per-frame list to stack."""
+
+    def __init__(self, path: os.PathLike[str], indices: list[int], reformatter, out: np.ndarray | None = None):
+        self.path = path
+        self.reformatter = reformatter
+        self.slot = {i: k for k, i in enumerate(indices)}
+        self.filled: set[int] = set()
+        self.out = out
+
+    def put(self, i: int, frame) -> None:
+        rgb = self.reformatter.reformat(frame, format="rgb24").to_ndarray()
+        if self.out is None:
+            self.out = np.empty((len(self.slot), *rgb.shape), np.uint8)
+        elif rgb.shape != self.out.shape[1:]:
+            raise VideoError(self.path, f"frame {i} is {rgb.shape[1]}x{rgb.shape[0]}, earlier ones "
+                             f"{self.out.shape[2]}x{self.out.shape[1]}: the size changes mid-stream", "decode_error")
+        self.out[self.slot[i]] = rgb
+        self.filled.add(i)
+
+    def __contains__(self, i: int) -> bool:
+        return i in self.filled
+
+    @property
+    def complete(self) -> bool:
+        return len(self.filled) == len(self.slot)

@@ -26,6 +26,7 @@ class TorchCodecDecoder(DecoderBackend):
         from torchcodec.decoders import VideoDecoder as _TCDecoder
 
         self.path = fspath(path)
+        self.threads = threads
         check_file(self.path)
         try:
             self._dec = _TCDecoder(str(self.path), seek_mode="exact", dimension_order="NHWC",
@@ -38,7 +39,7 @@ class TorchCodecDecoder(DecoderBackend):
             from .pyav import PyAVDecoder
 
             log.info("%s: %s is decoded with PyAV so that backends agree", self.path, m.codec)
-            self._fallback = PyAVDecoder(self.path)
+            self._fallback = PyAVDecoder(self.path, threads=self.threads)
             self._dec = None
             self.metadata = self._fallback.metadata
             return
@@ -57,9 +58,9 @@ class TorchCodecDecoder(DecoderBackend):
             rotation=normalize_rotation(getattr(m, "rotation", 0)), codec=m.codec,
         )  # fmt: skip
 
-    def _decode(self, indices: list[int]) -> np.ndarray:
+    def _decode(self, indices: list[int], out: np.ndarray | None = None) -> np.ndarray:
         if self._dec is None:
-            return self._fallback._decode(indices)
+            return self._fallback._decode(indices, out)
         try:
             return self._dec.get_frames_at(indices).data.numpy()
         except RuntimeError as e:
@@ -67,11 +68,11 @@ class TorchCodecDecoder(DecoderBackend):
         if self._fallback is None:
             from .pyav import PyAVDecoder
 
-            self._fallback = PyAVDecoder(self.path)
+            self._fallback = PyAVDecoder(self.path, threads=self.threads)
             if self._fallback.metadata.num_frames < self.metadata.num_frames:
                 log.warning("%s: PyAV counts %d frames, torchcodec %d", self.path,
                             self._fallback.metadata.num_frames, self.metadata.num_frames)
-        return self._fallback._decode(indices)
+        return self._fallback._decode(indices, out)
 
     def close(self) -> None:
         if self._fallback is not None:
