@@ -2,7 +2,7 @@
 
     python benchmarks/bench_decode.py [--reps 3] [--clips DIR] [--threads 1]
 
-1. Full-clip decode to RGB uint8 [T,H,W,3]: ``VideoDecoder(clip).get_frames(all)`` (auto backend, and PyAV)
+1. Full-clip decode to RGB uint8 [T,H,W,3]: ``VideoDecoder(clip).get_frames(all)`` (auto backend, PyAV, torchcodec)
    vs ``ffmpeg -threads N -i CLIP -f rawvideo -pix_fmt rgb24 -`` into a pipe that is thrown away, the
    practical limit. Same thread count on both sides. Target: ours at least 0.8x FFmpeg's frames/s.
 2. Random access: 16 random frames of a clip, each its own request in random order (a seek each), with
@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ditto_data.video import VideoDecoder  # noqa: E402
+from ditto_data.video import VideoDecoder, available_backends  # noqa: E402
 from ditto_data.video.ffmpeg import ffmpeg_bin  # noqa: E402
 from ditto_data.video.standardize import StandardizeOptions, standardize  # noqa: E402
 
@@ -53,8 +53,8 @@ def make_clips(src_dir: Path, tmp: Path) -> list[tuple[Path, Path]]:
     return pairs
 
 
-def ours_full(path: Path, backend: str) -> int:
-    with VideoDecoder(path, backend=backend) as d:
+def ours_full(path: Path, backend: str, threads: int) -> int:
+    with VideoDecoder(path, backend=backend, threads=threads) as d:
         return len(d.get_frames(range(len(d))))
 
 
@@ -78,27 +78,29 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--clips", default=os.environ.get("DITTO_TEST_CACHE", ".cache") + "/media/videos")
-    ap.add_argument("--threads", type=int, default=1, help="decoder threads on both sides (ours: torchcodec's default 1)")
+    ap.add_argument("--threads", type=int, default=1, help="decoder threads on both sides (0: FFmpeg chooses)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_decode_"))
     pairs = make_clips(Path(args.clips), tmp)
 
     print(f"\n1. full-clip decode to RGB uint8, {args.threads} thread(s); frames/s (median of {args.reps})")
-    print(f"{'clip':32}{'ours(auto)':>11}{'ours(pyav)':>11}{'ffmpeg':>9}{'auto/ff':>9}{'pyav/ff':>9}")
-    ratios_auto, ratios_pyav = [], []
+    names = ["auto", *(b for b in ("pyav", "torchcodec") if b in available_backends())]
+    print(f"{'clip':32}" + "".join(f"{n:>12}" for n in names) + f"{'ffmpeg':>9}" + "".join(f"{n + '/ff':>14}" for n in names))
+    ratios: dict[str, list[float]] = {n: [] for n in names}
     for gop20, _ in pairs:
-        n = ours_full(gop20, "auto")  # warm the page cache and count frames
-        t_auto, t_pyav, t_ff = [], [], []
-        for _ in range(args.reps):
-            t_auto.append(timed(ours_full, gop20, "auto"))
-            t_ff.append(timed(ffmpeg_full, gop20, args.threads))
-            t_pyav.append(timed(ours_full, gop20, "pyav"))
-        fa, fp, ff = (n / statistics.median(t) for t in (t_auto, t_pyav, t_ff))
-        ratios_auto.append(fa / ff)
-        ratios_pyav.append(fp / ff)
-        print(f"{gop20.name:32}{fa:>11.1f}{fp:>11.1f}{ff:>9.1f}{fa / ff:>9.2f}{fp / ff:>9.2f}")
-    print(f"{'geometric mean':32}{'':>31}{statistics.geometric_mean(ratios_auto):>9.2f}"
-          f"{statistics.geometric_mean(ratios_pyav):>9.2f}   (target: auto/ff >= 0.8)")
+        n = ours_full(gop20, "auto", args.threads)  # warm the page cache and count frames
+        times: dict[str, list[float]] = {k: [] for k in [*names, "ffmpeg"]}
+        for _ in range(args.reps):  # interleaved, so load hits every side alike
+            for name in names:
+                times[name].append(timed(ours_full, gop20, name, args.threads))
+            times["ffmpeg"].append(timed(ffmpeg_full, gop20, args.threads))
+        fps = {k: n / statistics.median(t) for k, t in times.items()}
+        for name in names:
+            ratios[name].append(fps[name] / fps["ffmpeg"])
+        print(f"{gop20.name:32}" + "".join(f"{fps[k]:>12.1f}" for k in names) + f"{fps['ffmpeg']:>9.1f}"
+              + "".join(f"{fps[k] / fps['ffmpeg']:>14.2f}" for k in names))
+    print(f"{'geometric mean':32}{'':>{12 * len(names) + 9}}"
+          + "".join(f"{statistics.geometric_mean(ratios[k]):>14.2f}" for k in names) + "   (target: auto/ff >= 0.8)")
 
     print(f"\n2. random access: 16 random single-frame requests (median of {args.reps} x 5 calls), seconds")
     print(f"{'clip':32}{'GOP 20':>9}{'1 keyframe':>12}{'ratio':>8}")
@@ -109,7 +111,7 @@ def main() -> None:
 
         def read(path: Path) -> None:
             for idx in draws:  # each frame its own request, in random order: one seek each
-                with VideoDecoder(path) as d:
+                with VideoDecoder(path, threads=args.threads) as d:
                     for i in idx:
                         d.get_frames([i])
 
