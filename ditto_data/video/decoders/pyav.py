@@ -5,7 +5,8 @@ index -> pts, and keyframe packets give the seek points. To fetch frame ``i`` we
 keyframe at or before it, decode forward and match frames by pts. If a seek lands after the frame
 (broken index, damaged keyframe) we retry from an earlier keyframe, and finally decode from the
 start, so results always equal a sequential full decode. Files whose packets lack timestamps are
-decoded sequentially.
+decoded sequentially. For H.264, frames that are neither wanted nor referenced are never decoded,
+which makes this the fastest backend for a loader's short clips (see ``_decode_run``).
 """
 
 from __future__ import annotations
