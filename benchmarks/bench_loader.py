@@ -152,6 +152,7 @@ def main() -> None:
     print(f"  ratio ours / stock                 : {mo / ms:7.2f}x")
     print(f"  ours (default), source+edited in 2 threads: {mp_:7.2f} samples/s  ratio {mp_ / ms:.2f}x")
 
+    del ours, ours_par, stock, a, s, e  # their decoders' frame pools would count in the memory below
     h, w = (int(x) for x in args.size.split("x"))
     ds = TripletClipDataset(root, num_frames=17, start="random", size=(h, w), seed=seed)
     sampler_ids = torch.utils.data.RandomSampler(ds, replacement=True, num_samples=args.loader_samples,
