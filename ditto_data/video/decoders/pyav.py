@@ -58,6 +58,7 @@ class PyAVDecoder(DecoderBackend):
         else:
             self._pts, self._index, keyframes = [], {}, None
         self.rotation = stream_rotation(self._container, self._stream) or 0
+        self._prime()
         s = self._stream
         rate = s.average_rate or s.guessed_rate
         fps = float(rate) if rate else 0.0
@@ -73,6 +74,17 @@ class PyAVDecoder(DecoderBackend):
             w, h = h, w
         self.metadata = VideoMetadata(num_frames=n, fps=fps, width=w, height=h, duration=duration,
                                       keyframe_indices=keyframes, rotation=self.rotation, codec=s.codec_context.name)
+
+    def _prime(self) -> None:
+        """Decode the first frame once. A decoder whose first input is a mid-stream keyframe has
+        not learnt the stream's reorder depth and mislabels frames (imageio_cockatoo.mp4, seeked to
+        frame 76: every frame wrong); one frame from the start sets it, as a sequential decode would."""
+        self._rewind()
+        try:
+            for _ in self._container.decode(self._stream):
+                return
+        except Exception as e:  # noqa: BLE001 - a damaged first frame is found again when asked for
+            log.debug("%s: first frame does not decode: %s", self.path, e)
 
     def _rewind(self) -> None:
         self._container.seek(0, backward=True, any_frame=False)  # container-level: start of file
