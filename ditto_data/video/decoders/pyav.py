@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from ..errors import VideoError
-from ..probe import open_container, stream_rotation
+from ..probe import normalize_rotation, open_container
 from .base import DecoderBackend, VideoMetadata, fspath, rotate_display
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,7 @@ class PyAVDecoder(DecoderBackend):
                 keyframes = [0, *keyframes]
         else:
             self._pts, self._index, keyframes = [], {}, None
-        self.rotation = stream_rotation(self._container, self._stream) or 0
-        self._prime()
+        self.rotation = self._prime()
         s = self._stream
         rate = s.average_rate or s.guessed_rate
         fps = float(rate) if rate else 0.0
@@ -75,16 +74,18 @@ class PyAVDecoder(DecoderBackend):
         self.metadata = VideoMetadata(num_frames=n, fps=fps, width=w, height=h, duration=duration,
                                       keyframe_indices=keyframes, rotation=self.rotation, codec=s.codec_context.name)
 
-    def _prime(self) -> None:
-        """Decode the first frame once. A decoder whose first input is a mid-stream keyframe has
-        not learnt the stream's reorder depth and mislabels frames (imageio_cockatoo.mp4, seeked to
-        frame 76: every frame wrong); one frame from the start sets it, as a sequential decode would."""
+    def _prime(self) -> int:
+        """Decode the first frame once and return its rotation. A decoder whose first input is a
+        mid-stream keyframe has not learnt the stream's reorder depth and mislabels frames
+        (imageio_cockatoo.mp4, seeked to frame 76: every frame wrong); one frame from the start
+        sets it, as a sequential decode would. That frame also carries the display rotation."""
         self._rewind()
         try:
-            for _ in self._container.decode(self._stream):
-                return
+            for frame in self._container.decode(self._stream):
+                return normalize_rotation(getattr(frame, "rotation", 0))
         except Exception as e:  # noqa: BLE001 - a damaged first frame is found again when asked for
             log.debug("%s: first frame does not decode: %s", self.path, e)
+        return 0
 
     def _rewind(self) -> None:
         self._container.seek(0, backward=True, any_frame=False)  # container-level: start of file
