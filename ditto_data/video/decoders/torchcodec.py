@@ -1,6 +1,6 @@
 """torchcodec backend (the default where it imports): FFmpeg's decoder behind an exact frame index.
 
-torchcodec applies rotation itself. Files of ``PYAV_ONLY_CODECS`` (MPEG-1/2, where torchcodec's
+torchcodec applies rotation itself. Each decoder decodes frame 0 at open (see ``_prime``). Files of ``PYAV_ONLY_CODECS`` (MPEG-1/2, where torchcodec's
 system FFmpeg decodes differently and its MPEG-PS index is off by frames), and any request that
 torchcodec fails on, are served by the PyAV backend so results never differ between backends.
 """
@@ -57,6 +57,17 @@ class TorchCodecDecoder(DecoderBackend):
             duration=float(m.duration_seconds or 0.0), keyframe_indices=keyframes,
             rotation=normalize_rotation(getattr(m, "rotation", 0)), codec=m.codec,
         )  # fmt: skip
+        self._prime()
+
+    def _prime(self) -> None:
+        """Decode frame 0 once. A fresh FFmpeg H.264 decoder whose first input is a mid-stream
+        keyframe has not learnt the stream's reorder depth and returns wrong frames
+        (imageio_cockatoo.mp4 seeked to frame 76: every one); starting as a sequential decode
+        would sets it for every later seek. Same reason as the PyAV backend's ``_prime``."""
+        try:
+            self._dec.get_frame_at(0)
+        except (RuntimeError, IndexError) as e:  # a damaged first frame is reported when asked for
+            log.debug("%s: first frame does not decode: %s", self.path, _short(e))
 
     def _decode(self, indices: list[int], out: np.ndarray | None = None) -> np.ndarray:
         if self._dec is None:
