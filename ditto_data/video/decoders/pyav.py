@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from ..errors import VideoError
-from ..probe import normalize_rotation, open_container
+from ..probe import open_container, stream_rotation
 from .base import DecoderBackend, VideoMetadata, fspath, rotate_display
 
 log = logging.getLogger(__name__)
@@ -75,17 +75,28 @@ class PyAVDecoder(DecoderBackend):
                                       keyframe_indices=keyframes, rotation=self.rotation, codec=s.codec_context.name)
 
     def _prime(self) -> int:
-        """Decode the first frame once and return its rotation. A decoder whose first input is a
-        mid-stream keyframe has not learnt the stream's reorder depth and mislabels frames
-        (imageio_cockatoo.mp4, seeked to frame 76: every frame wrong); one frame from the start
-        sets it, as a sequential decode would. That frame also carries the display rotation."""
+        """Show the decoder the stream's first packet and return the display rotation.
+
+        A decoder whose first input is a mid-stream keyframe has not read what the stream says only
+        at its start: imageio_cockatoo.mp4 names its x264 build in frame 0's SEI, and FFmpeg works
+        around that build's 4:4:4 bug only once it knows it; seeked straight to frame 76, every
+        frame came out wrong. Parsing the packet with ``skip_frame=ALL`` teaches the decoder that
+        without decoding a picture (a third of a loader's open time at 720p).
+        """
+        rotation = stream_rotation(self._container, self._stream)  # MP4/MOV: from tkhd, no decode
+        ctx = self._stream.codec_context
         self._rewind()
+        ctx.skip_frame = "ALL"
         try:
-            for frame in self._container.decode(self._stream):
-                return normalize_rotation(getattr(frame, "rotation", 0))
-        except Exception as e:  # noqa: BLE001 - a damaged first frame is found again when asked for
-            log.debug("%s: first frame does not decode: %s", self.path, e)
-        return 0
+            for packet in self._container.demux(self._stream):
+                if packet.size:
+                    ctx.decode(packet)
+                    break
+        except Exception as e:  # noqa: BLE001 - a damaged first packet is found again when asked for
+            log.debug("%s: first packet does not parse: %s", self.path, e)
+        finally:
+            ctx.skip_frame = "DEFAULT"
+        return rotation or 0
 
     def _rewind(self) -> None:
         self._container.seek(0, backward=True, any_frame=False)  # container-level: start of file
