@@ -20,9 +20,10 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("torchcodec", "pyav", "decord")
 #: ``auto``'s order, by what was measured fastest (benchmarks/bench_decode.py, bench_loader.py).
-#: Single-threaded (the training case: parallelism comes from DataLoader workers), PyAV wins every
-#: access pattern, because its H.264 path never decodes frames nothing references; with FFmpeg
-#: threads, torchcodec's whole-clip decode is faster. decord has known seek bugs: only when asked for.
+#: Single-threaded (the training case: parallelism comes from DataLoader workers), PyAV wins the
+#: loaders' windows, random frames and whole clips into a reused ``out=``, because its H.264 path
+#: never decodes frames nothing references (a whole clip into a fresh array measured faster with
+#: torchcodec: numpy's huge-page faults, not decoding); with FFmpeg threads, torchcodec wins. decord has known seek bugs: only when asked for.
 _AUTO_ORDER = {True: ("pyav", "torchcodec"), False: ("torchcodec", "pyav")}
 _unavailable: set[str] = set()  # backends whose library failed to import in this process
 
