@@ -24,6 +24,7 @@ from pathlib import Path
 from ditto_data import atomic
 from ditto_data.builders.stage import Resources, Stage, StageConfig, register_stage
 from ditto_data.schema import CLIP, EDIT, INPUT, content_id, edit_id
+from ditto_data.video.ffmpeg import raise_if_killed
 
 FFMPEG = ["ffmpeg", "-v", "error", "-nostdin", "-y"]
 # one encoder thread and bitexact muxing: the same bytes whichever worker or node encodes
@@ -32,10 +33,12 @@ X264 = ["-an", "-c:v", "libx264", "-preset", "ultrafast", "-crf", "26", "-pix_fm
 
 
 def _ffmpeg(args: list[str], out: Path) -> str | None:
-    """Run FFmpeg writing ``out`` atomically; the error text on failure, else None."""
+    """Run FFmpeg writing ``out`` atomically; the error text on failure, else None. An FFmpeg killed
+    from outside (Ray ending a dead driver's workers) raises FFmpegKilled, as the library's does."""
     try:
         with atomic.atomic_path(out) as tmp:
             p = subprocess.run([*FFMPEG, *args, str(tmp)], capture_output=True, text=True)
+            raise_if_killed(p.returncode, out, "test stage")
             if p.returncode != 0:
                 raise RuntimeError(p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"rc {p.returncode}")
     except RuntimeError as e:

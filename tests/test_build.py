@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ditto_data.builders import build, load_config
-from ditto_data.video import probe
+from ditto_data.video import FFmpegKilled, probe
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "configs" / "small.yaml"
@@ -138,6 +138,27 @@ def test_sigkill_at_any_moment_then_rerun_gives_the_same_output(built, tmp_path)
                                              got["README.md"].decode().splitlines(), lineterm="")))
     assert got == want
     assert not [p for p in out.rglob("*.tmp-*")]
+
+
+def test_ffmpeg_killed_from_outside_stops_the_build_and_rejects_nothing(built, tmp_path, monkeypatch):
+    """An FFmpeg ended by another process's SIGKILL (the OOM killer, a shutdown) says nothing about
+    its video: the build stops with FFmpegKilled instead of rejecting the clip for good, and the
+    rerun does that work and ends with the uninterrupted build's output."""
+    inp, ref_out, _ = built
+    mark = tmp_path / "kill-next"
+    mark.touch()
+    wrapper = tmp_path / "ffmpeg"
+    wrapper.write_text(f'#!/bin/sh\nmv "{mark}" "{mark}.done" 2>/dev/null && kill -KILL $$\n'
+                       f'exec "{shutil.which("ffmpeg")}" "$@"\n')
+    wrapper.chmod(0o755)
+    monkeypatch.setenv("DITTO_FFMPEG", str(wrapper))
+    out = tmp_path / "out"
+    with pytest.raises(FFmpegKilled, match="SIGKILL"):
+        build(inp, out, load_config(SMALL), progress=False)
+    assert (tmp_path / "kill-next.done").exists()
+    result = build(inp, out, load_config(SMALL), progress=False)
+    assert not [r for r in result.records if "SIGKILL" in (r.message or "") or "exit -9" in (r.message or "")]
+    assert _tree(out) == _tree(ref_out)
 
 
 def test_bad_config_fails_before_any_work(tmp_path, media_dir):

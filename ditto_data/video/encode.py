@@ -16,7 +16,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from .errors import VideoError
-from .ffmpeg import ffmpeg_bin, stderr_tail
+from .ffmpeg import check_exit, ffmpeg_bin
 
 
 def x264_args(gop: int = 20, crf: float = 18, preset: str = "veryfast", threads: int = 2) -> list[str]:
@@ -81,9 +81,7 @@ def encode_video(frames: np.ndarray | Iterable[np.ndarray], path: str | os.PathL
             raise
         stderr = proc.stderr.read()
         proc.stderr.close()
-        if proc.wait() != 0:
-            raise VideoError(path, f"ffmpeg encode failed (exit {proc.returncode}): {stderr_tail(stderr)}",
-                             "encode_error")
+        check_exit(proc.wait(), path, "ffmpeg encode", stderr, "encode_error")
         if n == 0:
             raise VideoError(path, "no frames to encode", "bad_frames")
     return path

@@ -1,14 +1,28 @@
-"""Running the ``ffmpeg`` binary: one place that finds it and turns failures into VideoError."""
+"""Running the ``ffmpeg`` binary: one place that finds it and turns failures into VideoError.
+
+An FFmpeg killed from outside (the OOM killer, a shutdown, Ray ending a dead driver's workers) says
+nothing about its video, so it raises :class:`FFmpegKilled`, which has no ``reason``: a stage does not
+reject the record for it, the build stops, and a resume does the work again.
+"""
 
 from __future__ import annotations
 
 import os
 import re
 import shutil
+import signal
 import subprocess
 from collections.abc import Sequence
 
 from .errors import VideoError
+
+
+#: Signals another process sends to end FFmpeg; a crash on bad input (SIGSEGV, SIGABRT) is the video's fault.
+EXTERNAL_KILLS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+
+
+class FFmpegKilled(Exception):
+    """FFmpeg was ended by a signal from outside; not the video's fault, so not a rejection."""
 
 
 def ffmpeg_bin() -> str:
@@ -33,6 +47,22 @@ def run_ffmpeg(args: Sequence[str], path: str | os.PathLike[str] | None, what: s
     """Run ``ffmpeg -hide_banner -nostdin -v error ARGS``; on failure raise VideoError naming ``path``."""
     cmd = [ffmpeg_bin(), "-hide_banner", "-nostdin", "-v", "error", *args]
     proc = subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if proc.returncode != 0:
-        raise VideoError(path, f"{what} failed (ffmpeg exit {proc.returncode}): {stderr_tail(proc.stderr)}", reason)
+    check_exit(proc.returncode, path, what, proc.stderr, reason)
     return proc
+
+
+def raise_if_killed(returncode: int, path: str | os.PathLike[str] | None, what: str) -> None:
+    """Raise FFmpegKilled if FFmpeg's exit status says another process ended it."""
+    if returncode < 0 and -returncode in EXTERNAL_KILLS:
+        name = signal.Signals(-returncode).name
+        raise FFmpegKilled(f"{os.fspath(path) if path is not None else 'ffmpeg'}: {what} was cut short: "
+                           f"ffmpeg was killed by {name} (not the video's fault; run again to redo it)")
+
+
+def check_exit(returncode: int, path: str | os.PathLike[str] | None, what: str,
+               stderr: bytes | str | None, reason: str) -> None:
+    """Nothing on exit 0; FFmpegKilled if killed from outside; else VideoError(``reason``) naming ``path``."""
+    if returncode == 0:
+        return
+    raise_if_killed(returncode, path, what)
+    raise VideoError(path, f"{what} failed (ffmpeg exit {returncode}): {stderr_tail(stderr)}", reason)

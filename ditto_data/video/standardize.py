@@ -32,7 +32,7 @@ import numpy as np
 from ..atomic import atomic_path
 from .encode import x264_args
 from .errors import VideoError
-from .ffmpeg import ffmpeg_bin, run_ffmpeg, stderr_tail
+from .ffmpeg import ffmpeg_bin, raise_if_killed, run_ffmpeg, stderr_tail
 from .probe import VideoInfo, probe
 
 log = logging.getLogger(__name__)
@@ -207,6 +207,8 @@ def _analyse(path: str | os.PathLike[str], fps: float, threshold: float, length:
         err = proc.stderr.read()
         proc.stderr.close()
         rc = proc.wait()
+    if not stopped:  # else the partial scores below would pass for the whole video's
+        raise_if_killed(rc, path, "scene analysis")
     n = len(scores)
     if not stopped and rc != 0 and n == 0:
         raise VideoError(path, f"FFmpeg could not decode any frame: {stderr_tail(err)}", "decode_error")
