@@ -23,7 +23,8 @@ BACKENDS = ("torchcodec", "pyav", "decord")
 #: Single-threaded (the training case: parallelism comes from DataLoader workers), PyAV wins the
 #: loaders' windows, random frames and whole clips into a reused ``out=``, because its H.264 path
 #: never decodes frames nothing references (a whole clip into a fresh array measured faster with
-#: torchcodec: numpy's huge-page faults, not decoding); with FFmpeg threads, torchcodec wins. decord has known seek bugs: only when asked for.
+#: torchcodec: numpy's huge-page faults, not decoding); with FFmpeg threads, torchcodec wins.
+#: decord has known seek bugs: only when asked for.
 _AUTO_ORDER = {True: ("pyav", "torchcodec"), False: ("torchcodec", "pyav")}
 _unavailable: set[str] = set()  # backends whose library failed to import in this process
 

@@ -1,8 +1,9 @@
 """torchcodec backend (the default where it imports): FFmpeg's decoder behind an exact frame index.
 
-torchcodec applies rotation itself. Each decoder decodes frame 0 at open (see ``_prime``). Files of ``PYAV_ONLY_CODECS`` (MPEG-1/2, where torchcodec's
-system FFmpeg decodes differently and its MPEG-PS index is off by frames), and any request that
-torchcodec fails on, are served by the PyAV backend so results never differ between backends.
+torchcodec applies rotation itself. Each decoder decodes frame 0 at open (see ``_prime``). Files of
+``PYAV_ONLY_CODECS`` (MPEG-1/2, where torchcodec's system FFmpeg decodes differently and its MPEG-PS
+index is off by frames), and any request that torchcodec fails on, are served by the PyAV backend so
+results never differ between backends.
 """
 
 from __future__ import annotations
@@ -60,10 +61,11 @@ class TorchCodecDecoder(DecoderBackend):
         self._prime()
 
     def _prime(self) -> None:
-        """Decode frame 0 once. A fresh FFmpeg H.264 decoder whose first input is a mid-stream
-        keyframe has not learnt the stream's reorder depth and returns wrong frames
-        (imageio_cockatoo.mp4 seeked to frame 76: every one); starting as a sequential decode
-        would sets it for every later seek. Same reason as the PyAV backend's ``_prime``."""
+        """Decode frame 0 once, so the decoder reads what the stream says only at its start before
+        any seek: seeked straight to frame 76 of imageio_cockatoo.mp4, it never learns the x264
+        build named in frame 0's SEI, whose 4:4:4 bug FFmpeg works around, and every frame comes
+        out wrong (see the PyAV backend's ``_prime``, which parses the packet without decoding;
+        torchcodec has no way to do that)."""
         try:
             self._dec.get_frame_at(0)
         except (RuntimeError, IndexError) as e:  # a damaged first frame is reported when asked for
