@@ -44,7 +44,7 @@ def stderr_tail(stderr: bytes | str | None, lines: int = 8) -> str:
 
 def run_ffmpeg(args: Sequence[str], path: str | os.PathLike[str] | None, what: str,
                reason: str = "encode_error", input: bytes | None = None) -> subprocess.CompletedProcess:
-    """Run ``ffmpeg -hide_banner -nostdin -v error ARGS``; on failure raise VideoError naming ``path``."""
+    """Run ``ffmpeg -hide_banner -nostdin -v error ARGS``; on failure raise as :func:`check_exit` says."""
     cmd = [ffmpeg_bin(), "-hide_banner", "-nostdin", "-v", "error", *args]
     proc = subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     check_exit(proc.returncode, path, what, proc.stderr, reason)

@@ -1,4 +1,4 @@
-"""torchcodec backend (the default where it imports): FFmpeg's decoder behind an exact frame index.
+"""torchcodec backend (auto's first choice with FFmpeg threads): FFmpeg's decoder behind an exact frame index.
 
 torchcodec applies rotation itself. Each decoder decodes frame 0 at open (see ``_prime``). Files of
 ``PYAV_ONLY_CODECS`` (MPEG-1/2, where torchcodec's system FFmpeg decodes differently and its MPEG-PS
