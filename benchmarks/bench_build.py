@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_build.py [--config configs/demo.yaml] [--clips N]
 
-Builds from the real dev clips (fetched by ../shared/media/fetch-dev-media.sh into .cache/media)
+Builds from the real sample clips (fetched and cached by ``ditto_data.samples``)
 into a temporary folder with the CPU defaults. The shares are ratios of one run, so they compare
 across machines better than the absolute times do.
 """
@@ -12,22 +12,13 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 
+from _media import ROOT, media
+
 from ditto_data.builders import build, load_config
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def media() -> Path:
-    dest = ROOT / ".cache" / "media"
-    if not (dest / "videos" / "imageio_realshort.mp4").is_file():
-        subprocess.run(["bash", str(ROOT.parent / "shared" / "media" / "fetch-dev-media.sh"), str(dest)],
-                       check=True, stdout=subprocess.DEVNULL)
-    return dest / "videos"
 
 
 def main() -> None:
@@ -35,7 +26,7 @@ def main() -> None:
     ap.add_argument("--config", default=str(ROOT / "configs" / "demo.yaml"))
     ap.add_argument("--clips", type=int, default=0, help="use only the first N input files (0: all)")
     args = ap.parse_args()
-    files = sorted(media().iterdir())
+    files = sorted(p for p in media().iterdir() if p.is_file())
     if args.clips:
         files = files[: args.clips]
     cfg = load_config(args.config)

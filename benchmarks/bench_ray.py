@@ -5,7 +5,7 @@ the FFmpeg test stages of ``tests/ray_stages.py`` (scale, a global rank, two fil
 and says which. Both builds start from an empty output folder; the Ray cluster is started before
 the clock starts (its start-up is printed apart), so the ratio is the executor's own overhead or gain.
 
-    PYTHONPATH=$PWD DITTO_TEST_CACHE=/work/cache python benchmarks/bench_ray.py --workers 2
+    .venv/bin/python benchmarks/bench_ray.py --workers 2
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 import ray_stages  # noqa: E402
+from _media import media  # noqa: E402
 
 from ditto_data.builders.config import load_config  # noqa: E402
 from ditto_data.builders.ray_executor import RayExecutor  # noqa: E402
@@ -31,7 +32,7 @@ from ditto_data.builders.stage import registered_stages  # noqa: E402
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--media", type=Path, default=Path(os.environ.get("DITTO_TEST_CACHE", ROOT / ".cache")) / "media" / "videos")
+    ap.add_argument("--media", type=Path, help="folder of input clips (default: the fetched sample clips)")
     ap.add_argument("--clips", type=int, default=6, help="how many clips of the media folder")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--frames", type=int, default=60, help="frames per clip (test stages only)")
@@ -51,7 +52,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_ray_") as tmp:
         inp = Path(tmp) / "in"
         inp.mkdir()
-        clips = sorted(p for p in args.media.iterdir() if p.is_file())[: args.clips]
+        clips = sorted(p for p in media(folder=args.media).iterdir() if p.is_file())[: args.clips]
         for p in clips:
             shutil.copy(p, inp / p.name)
 

@@ -10,7 +10,6 @@ Runs are interleaved so machine load hits both alike. Prints per-clip and overal
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from _media import media  # noqa: E402  (puts the checkout on sys.path)
 
 from ditto_data.video import probe  # noqa: E402
 from ditto_data.video.encode import x264_args  # noqa: E402
@@ -39,7 +38,7 @@ def baseline(src: Path, out: Path, opts: StandardizeOptions) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--clips", default=os.environ.get("DITTO_TEST_CACHE", ".cache") + "/media/videos")
+    ap.add_argument("--clips", help="folder holding the clips (default: the fetched sample clips)")
     ap.add_argument("--size", default="1280x720")
     ap.add_argument("--frames", type=int, default=101)
     args = ap.parse_args()
@@ -50,11 +49,9 @@ def main() -> None:
     ratios = []
     tot_ours = tot_ff = 0.0
     print(f"{'clip':28} {'ours s':>8} {'ffmpeg s':>9} {'ratio':>6}")
+    clips = media(CLIPS, args.clips)
     for name in CLIPS:
-        src = Path(args.clips) / name
-        if not src.is_file():
-            print(f"{name:28} missing, skipped")
-            continue
+        src = clips / name
         cmd = baseline(src, tmp / "ff.mp4", opts)
         ours, ff = [], []
         for _ in range(args.reps):

