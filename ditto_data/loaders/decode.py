@@ -12,7 +12,6 @@ import logging
 import multiprocessing as mp
 import os
 import sys
-import tempfile
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -44,48 +43,14 @@ def _name(src: Source, label: str) -> str:
     return label if isinstance(src, bytes) else str(src)
 
 
-class _SpilledVideo:
-    """A decoder over mp4 bytes written to a temporary file, removed when the decoder closes."""
-
-    def __init__(self, data: bytes):
-        from ..video import VideoDecoder
-
-        tmpdir = "/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None
-        fd, self._tmp = tempfile.mkstemp(suffix=".mp4", prefix="ditto-wds-", dir=tmpdir)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-            self._dec = VideoDecoder(self._tmp)
-        except BaseException:
-            os.unlink(self._tmp)
-            raise
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._dec, name)
-
-    def __len__(self) -> int:
-        return len(self._dec)
-
-    def __enter__(self) -> _SpilledVideo:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        try:
-            self._dec.close()
-        finally:
-            os.unlink(self._tmp)
-
-
-def open_video(src: Source):
-    """A :class:`ditto_data.video.VideoDecoder` on a path, or on mp4 bytes (WebDataset members are
-    spilled to a temporary file, in RAM where /dev/shm exists: the decoder API takes paths)."""
+def open_video(src: Source, label: str | None = None):
+    """A :class:`ditto_data.video.VideoDecoder` on a path, or on mp4 bytes (a WebDataset member,
+    decoded from memory; ``label`` names it in errors)."""
     from ..video import VideoDecoder
 
-    if isinstance(src, bytes):
-        return _SpilledVideo(src)
-    if not Path(src).is_file():
+    if not isinstance(src, bytes) and not Path(src).is_file():
         raise UnreadableSample(str(src), "file not found")
-    return VideoDecoder(src)
+    return VideoDecoder(src, name=label)
 
 
 def read_image(src: Source) -> torch.Tensor:
@@ -283,7 +248,7 @@ class SampleReader:
             for name, src in streams.items():
                 label = _name(src, f"{key}.{name}.mp4")
                 try:
-                    decs[name] = stack.enter_context(open_video(src))
+                    decs[name] = stack.enter_context(open_video(src, label))
                 except UnreadableSample:
                     raise
                 except Exception as e:  # noqa: BLE001 - VideoError or anything a broken file throws

@@ -6,6 +6,7 @@ applied, so a phone video stored 1920x1080 with a 90 degree display matrix repor
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import os
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import VideoError
+from .source import VideoSource, check_file, open_binary, resolve_source  # noqa: F401  (check_file: re-export)
 
 log = logging.getLogger(__name__)
 
@@ -67,44 +69,33 @@ def normalize_rotation(deg: float | int | None) -> int:
     return int(round(float(deg) / 90.0)) % 4 * 90
 
 
-def check_file(path: str | os.PathLike[str]) -> Path:
-    """Raise VideoError for a path that is missing, not a file, or empty; return it as a Path."""
-    p = Path(path)
-    if not p.exists():
-        raise VideoError(p, "no such file", "not_found")
-    if not p.is_file():
-        raise VideoError(p, "not a regular file", "not_found")
-    if p.stat().st_size == 0:
-        raise VideoError(p, "file is empty (zero bytes)", "empty_file")
-    return p
-
-
-def open_container(path: str | os.PathLike[str]):  # -> av.container.InputContainer
-    """``av.open`` with errors turned into VideoError naming the file."""
+def open_container(source: VideoSource, name: str | None = None):  # -> av.container.InputContainer
+    """``av.open`` on a path, bytes or file object, with errors turned into VideoError naming it."""
     import av
 
-    p = check_file(path)
+    src, label = resolve_source(source, name)
     try:
-        return av.open(str(p), metadata_errors="ignore")
+        return av.open(str(src) if isinstance(src, Path) else io.BytesIO(src), metadata_errors="ignore")
     except av.error.InvalidDataError:
-        raise VideoError(p, "not a video FFmpeg can read (invalid data found when processing input)",
+        raise VideoError(label, "not a video FFmpeg can read (invalid data found when processing input)",
                          "not_a_video") from None
     except (av.error.FFmpegError, OSError) as e:
-        raise VideoError(p, f"cannot open: {e}", "not_a_video") from None
+        raise VideoError(label, f"cannot open: {e}", "not_a_video") from None
 
 
-def stream_rotation(container, stream) -> int | None:
+def stream_rotation(container, stream, source: str | Path | bytes | None = None) -> int | None:
     """The video stream's display rotation, or None where no frame decodes to tell.
 
     PyAV exposes the display matrix only on decoded frames, and decoding a 720p keyframe costs
     more than a loader's whole index; so MP4/MOV files are read from their ``tkhd`` box (where
-    FFmpeg takes it from), and other containers from their first decodable frame.
+    FFmpeg takes it from), and other containers from their first decodable frame. ``source``: the
+    container's path or bytes (default: its name, a path).
     """
     import av
 
     if "mov" in (container.format.name or "").split(","):
         try:
-            deg = _mov_track_rotation(container.name, stream.index)
+            deg = _mov_track_rotation(container.name if source is None else source, stream.index)
             if deg is not None:
                 return deg
         except (OSError, struct.error, ValueError) as e:
@@ -118,7 +109,7 @@ def stream_rotation(container, stream) -> int | None:
     return None
 
 
-def _mov_track_rotation(path: str, track: int) -> int | None:
+def _mov_track_rotation(source: str | Path | bytes, track: int) -> int | None:
     """Rotation of the ``track``-th ``trak`` (FFmpeg's stream index): its tkhd matrix times the
     movie's mvhd matrix, as FFmpeg's mov demuxer combines them, turned into an angle the way
     ``av_display_rotation_get`` does. None if the file has no such track."""
@@ -143,7 +134,7 @@ def _mov_track_rotation(path: str, track: int) -> int | None:
         return [[m[3 * r] / 65536, m[3 * r + 1] / 65536, m[3 * r + 2] / 2**30] for r in range(3)]
 
     movie = [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]
-    with open(path, "rb") as f:
+    with open_binary(Path(source) if isinstance(source, str) else source) as f:
         end = f.seek(0, os.SEEK_END)
         f.seek(0)
         for kind, moov_end in boxes(f, end):
@@ -168,16 +159,18 @@ def _mov_track_rotation(path: str, track: int) -> int | None:
     return None
 
 
-def probe(path: str | os.PathLike[str]) -> VideoInfo:
-    """Facts of the file at ``path``; raises :class:`VideoError` (naming the file) if it holds no video."""
-    container = open_container(path)
+def probe(source: VideoSource, name: str | None = None) -> VideoInfo:
+    """Facts of a video (a path, bytes or file object; ``name`` labels data that has none); raises
+    :class:`VideoError` (naming the file) if it holds no video."""
+    src, label = resolve_source(source, name)
+    container = open_container(src, label)
     try:
-        return _probe(container, Path(path))
+        return _probe(container, label, src)
     finally:
         container.close()
 
 
-def _probe(container, p: Path) -> VideoInfo:
+def _probe(container, p: str, src: Path | bytes) -> VideoInfo:
     has_audio = bool(container.streams.audio)
     if not container.streams.video:
         what = "an audio-only file" if has_audio else "no streams FFmpeg recognises as video"
@@ -203,7 +196,7 @@ def _probe(container, p: Path) -> VideoInfo:
         duration = num_frames / fps
     sar_q = s.sample_aspect_ratio or cc.sample_aspect_ratio
     sar = float(sar_q) if sar_q and float(sar_q) > 0 else 1.0
-    rotation = stream_rotation(container, s)
+    rotation = stream_rotation(container, s, src)
     if rotation is None:
         rotation = 0
     w, h = (coded_h, coded_w) if rotation in (90, 270) else (coded_w, coded_h)

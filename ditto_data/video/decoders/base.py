@@ -6,7 +6,6 @@ backend, so ``get_frames`` shapes agree with :func:`ditto_data.video.probe`'s wi
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +17,7 @@ from ..errors import VideoError
 
 #: Codecs that torchcodec and decord decode differently from PyAV: they link the system FFmpeg,
 #: whose MPEG-1/2 decoder is not bit-exact with the one bundled in PyAV's wheels, and torchcodec's
-#: index of MPEG-PS files is off by several frames. Those backends hand such files to PyAV.
+#: index of MPEG-PS files is off by several frames. The dispatcher hands such files to PyAV.
 PYAV_ONLY_CODECS = frozenset({"mpeg1video", "mpeg2video"})
 
 
@@ -43,10 +42,14 @@ def rotate_display(frames: np.ndarray, rotation: int) -> np.ndarray:
 
 
 class DecoderBackend:
-    """Base of the backends. Subclasses set ``path`` and ``metadata`` and implement ``_decode``."""
+    """Base of the backends: ``__init__(source, threads, name)`` takes a checked path or the video's
+    bytes and the name errors give; subclasses set ``path`` (that name: the path, or a label for
+    bytes) and ``metadata``, and implement ``_decode``. ``mishandled_codecs``: codecs whose frames
+    this backend gets wrong; the dispatcher gives such files to PyAV."""
 
     name: str = "?"
-    path: Path
+    mishandled_codecs: frozenset[str] = frozenset()
+    path: Path | str
     metadata: VideoMetadata
 
     def _decode(self, indices: list[int], out: np.ndarray | None = None) -> np.ndarray:
@@ -103,6 +106,3 @@ class DecoderBackend:
         np.copyto(out, frames)
         return out
 
-
-def fspath(path: str | os.PathLike[str]) -> Path:
-    return Path(os.fspath(path))

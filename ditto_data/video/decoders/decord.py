@@ -2,45 +2,44 @@
 
 decord is unmaintained with known seek bugs and leaks; it is here for users whose pipelines
 already depend on it. It applies rotation metadata itself (checked against FFmpeg). Files of
-``PYAV_ONLY_CODECS`` are served by the PyAV backend so that all backends return the same frames.
+``PYAV_ONLY_CODECS`` are given to PyAV by the dispatcher, so that all backends return the same frames.
 """
 
 from __future__ import annotations
 
+import io
 import logging
-import os
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import VideoError
-from ..probe import check_file, open_container
-from .base import PYAV_ONLY_CODECS, DecoderBackend, VideoMetadata, fspath
+from ..probe import open_container
+from .base import PYAV_ONLY_CODECS, DecoderBackend, VideoMetadata
 
 log = logging.getLogger(__name__)
 
 class DecordDecoder(DecoderBackend):
     name = "decord"
 
-    def __init__(self, path: str | os.PathLike[str], threads: int = 1):
+    mishandled_codecs = PYAV_ONLY_CODECS
+
+    def __init__(self, source: Path | bytes, threads: int = 1, name: str | None = None):
         import decord
 
-        self.path = fspath(path)
-        check_file(self.path)
-        c = open_container(self.path)
+        self.path = name or source
+        c = open_container(source, name)  # decord does not name the codec
         try:
             codec = c.streams.video[0].codec_context.name if c.streams.video else None
         finally:
             c.close()
-        self._delegate = None
-        if codec in PYAV_ONLY_CODECS:
-            from .pyav import PyAVDecoder
-
-            log.info("%s: %s is decoded with PyAV so that backends agree", self.path, codec)
-            self._delegate = PyAVDecoder(self.path, threads=threads)
-            self.metadata = self._delegate.metadata
+        if codec in self.mishandled_codecs:  # the dispatcher gives it to PyAV: do not index it twice
+            self.metadata = VideoMetadata(0, 0.0, 0, 0, 0.0, codec=codec)
+            self._vr = None
             return
         try:
-            self._vr = decord.VideoReader(str(self.path), ctx=decord.cpu(0), num_threads=threads)
+            uri = str(source) if isinstance(source, Path) else io.BytesIO(source)
+            self._vr = decord.VideoReader(uri, ctx=decord.cpu(0), num_threads=threads)
         except (decord.DECORDError, RuntimeError) as e:
             raise VideoError(self.path, f"decord cannot open it as a video: {str(e).splitlines()[0][:300]}",
                              "not_a_video") from None
@@ -58,8 +57,6 @@ class DecordDecoder(DecoderBackend):
                                       duration=n / fps if fps else 0.0, keyframe_indices=keyframes, codec=codec)
 
     def _decode(self, indices: list[int], out: np.ndarray | None = None) -> np.ndarray:
-        if self._delegate is not None:
-            return self._delegate._decode(indices, out)
         import decord
 
         try:
@@ -68,6 +65,4 @@ class DecordDecoder(DecoderBackend):
             raise VideoError(self.path, f"decord failed: {str(e).splitlines()[0][:300]}", "decode_error") from None
 
     def close(self) -> None:
-        if self._delegate is not None:
-            self._delegate.close()
         self._vr = None

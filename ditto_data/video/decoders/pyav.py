@@ -14,12 +14,13 @@ from __future__ import annotations
 import bisect
 import logging
 import os
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import VideoError
 from ..probe import open_container, stream_rotation
-from .base import DecoderBackend, VideoMetadata, fspath, rotate_display
+from .base import DecoderBackend, VideoMetadata, rotate_display
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +28,12 @@ log = logging.getLogger(__name__)
 class PyAVDecoder(DecoderBackend):
     name = "pyav"
 
-    def __init__(self, path: str | os.PathLike[str], threads: int = 1):
+    def __init__(self, source: Path | bytes, threads: int = 1, name: str | None = None):
         import av
 
-        self.path = fspath(path)
-        self._container = open_container(self.path)
+        self.path = name or source
+        self._source = source
+        self._container = open_container(source, name)
         if not self._container.streams.video:
             self._container.close()
             raise VideoError(self.path, "no video stream", "no_video_stream")
@@ -83,7 +85,7 @@ class PyAVDecoder(DecoderBackend):
         frame came out wrong. Parsing the packet with ``skip_frame=ALL`` teaches the decoder that
         without decoding a picture (a third of a loader's open time at 720p).
         """
-        rotation = stream_rotation(self._container, self._stream)  # MP4/MOV: from tkhd, no decode
+        rotation = stream_rotation(self._container, self._stream, self._source)  # MP4/MOV: tkhd, no decode
         ctx = self._stream.codec_context
         self._rewind()
         ctx.skip_frame = "ALL"

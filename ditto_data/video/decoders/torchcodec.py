@@ -2,20 +2,20 @@
 
 torchcodec applies rotation itself. Each decoder decodes frame 0 at open (see ``_prime``). Files of
 ``PYAV_ONLY_CODECS`` (MPEG-1/2, where torchcodec's system FFmpeg decodes differently and its MPEG-PS
-index is off by frames), and any request that torchcodec fails on, are served by the PyAV backend so
-results never differ between backends.
+index is off by frames), and requests that torchcodec fails on, are given to PyAV by the dispatcher
+(``ditto_data.video.decoders.VideoDecoder``), so results never differ between backends.
 """
 
 from __future__ import annotations
 
 import logging
-import os
+from pathlib import Path
 
 import numpy as np
 
 from ..errors import VideoError
-from ..probe import check_file, normalize_rotation
-from .base import PYAV_ONLY_CODECS, DecoderBackend, VideoMetadata, fspath
+from ..probe import normalize_rotation
+from .base import PYAV_ONLY_CODECS, DecoderBackend, VideoMetadata
 
 log = logging.getLogger(__name__)
 
@@ -23,26 +23,20 @@ log = logging.getLogger(__name__)
 class TorchCodecDecoder(DecoderBackend):
     name = "torchcodec"
 
-    def __init__(self, path: str | os.PathLike[str], threads: int = 1):
+    mishandled_codecs = PYAV_ONLY_CODECS
+
+    def __init__(self, source: Path | bytes, threads: int = 1, name: str | None = None):
         from torchcodec.decoders import VideoDecoder as _TCDecoder
 
-        self.path = fspath(path)
-        self.threads = threads
-        check_file(self.path)
+        self.path = name or source
         try:
-            self._dec = _TCDecoder(str(self.path), seek_mode="exact", dimension_order="NHWC",
-                                   num_ffmpeg_threads=threads)
+            self._dec = _TCDecoder(str(source) if isinstance(source, Path) else source, seek_mode="exact",
+                                   dimension_order="NHWC", num_ffmpeg_threads=threads)
         except (RuntimeError, ValueError) as e:
             raise VideoError(self.path, f"torchcodec cannot open it as a video: {_short(e)}", "not_a_video") from None
         m = self._dec.metadata
-        self._fallback = None
-        if m.codec in PYAV_ONLY_CODECS:
-            from .pyav import PyAVDecoder
-
-            log.info("%s: %s is decoded with PyAV so that backends agree", self.path, m.codec)
-            self._fallback = PyAVDecoder(self.path, threads=self.threads)
-            self._dec = None
-            self.metadata = self._fallback.metadata
+        if m.codec in self.mishandled_codecs:  # the dispatcher gives it to PyAV
+            self.metadata = VideoMetadata(0, 0.0, 0, 0, 0.0, codec=m.codec)
             return
         n = int(m.num_frames or 0)
         if n <= 0:
@@ -72,24 +66,12 @@ class TorchCodecDecoder(DecoderBackend):
             log.debug("%s: first frame does not decode: %s", self.path, _short(e))
 
     def _decode(self, indices: list[int], out: np.ndarray | None = None) -> np.ndarray:
-        if self._dec is None:
-            return self._fallback._decode(indices, out)
         try:
             return self._dec.get_frames_at(indices).data.numpy()
         except RuntimeError as e:
-            log.warning("%s: torchcodec failed (%s); decoding these frames with PyAV", self.path, _short(e))
-        if self._fallback is None:
-            from .pyav import PyAVDecoder
-
-            self._fallback = PyAVDecoder(self.path, threads=self.threads)
-            if self._fallback.metadata.num_frames < self.metadata.num_frames:
-                log.warning("%s: PyAV counts %d frames, torchcodec %d", self.path,
-                            self._fallback.metadata.num_frames, self.metadata.num_frames)
-        return self._fallback._decode(indices, out)
+            raise VideoError(self.path, f"torchcodec failed: {_short(e)}", "decode_error") from None
 
     def close(self) -> None:
-        if self._fallback is not None:
-            self._fallback.close()
         self._dec = None
 
 
