@@ -224,6 +224,37 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from .catalog import DescriptionError
+    from .exports.convert import convert
+
+    try:
+        s = convert(args.src, args.to, args.description, args.config, webdataset=args.webdataset,
+                    license=args.license, progress=not args.quiet)
+    except DescriptionError as e:
+        console.print(f"[red]description does not fit:[/red] {e}", highlight=False)
+        return 2
+    t = Table(title=f"{s.dataset} -> {args.to} (rows per config)")
+    t.add_column("config")
+    t.add_column("rows", justify="right")
+    for name, n in s.counts.items():
+        t.add_row(name, str(n))
+    console.print(t)
+    t = Table(title="defects (reported, not converted)")
+    for c in ("kind", "rows", "examples"):
+        t.add_column(c)
+    r = s.read
+    for kind, n, ex in (("missing video file", r["missing_files"], r["examples"]["missing_files"]),
+                        ("row lacking a value", r["incomplete_rows"], r["examples"]["incomplete_rows"]),
+                        ("path outside the dataset", r["paths_outside"], r["examples"]["paths_outside"]),
+                        *((f"refused: {k}", n, s.refused_examples.get(k, [])) for k, n in s.refused.items())):
+        t.add_row(kind, str(n), "; ".join(ex[:2])[:120])
+    for fix, n in r["path_fixes"].items():
+        t.add_row(f"path fixed ({fix})", str(n), "converted with the fixed path")
+    console.print(t)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ditto-data", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -290,6 +321,16 @@ def build_parser() -> argparse.ArgumentParser:
     u.add_argument("--dry-run", action="store_true", help="list what would be uploaded, upload nothing")
     u.set_defaults(func=_cmd_publish)
     _add_export(sub)
+
+    v = sub.add_parser("convert", help="write another dataset (OpenVE-3M, Senorita-2M ...) as our layout")
+    v.add_argument("src", help="the dataset folder or Hub repo id")
+    v.add_argument("--to", required=True, type=Path, help="output folder (Ditto tree, HF data files, DiffSynth CSVs)")
+    v.add_argument("--description", help="catalog name or YAML file (default: detected, see README 'Other datasets')")
+    v.add_argument("--config", help="convert one category only (default: all rows)")
+    v.add_argument("--webdataset", action="store_true", help="also write WebDataset shards per category")
+    v.add_argument("--license", help="the card's license id (default: the description's)")
+    v.add_argument("--quiet", action="store_true", help="no progress bars")
+    v.set_defaults(func=_cmd_convert)
 
     e = sub.add_parser("eval", help="CLIP-T, CLIP-F and VLM score of edited videos (the paper's table)")
     e.add_argument("path", type=Path, help="CSV/JSON of source,instruction,edited; a folder with triplets.csv; "
