@@ -199,6 +199,8 @@ def test_description_that_does_not_match_names_the_field(tiny, tmp_path):
     with pytest.raises(DescriptionError, match=r"field 'metadata'.*no file matches"):
         ditto_data.load(root, description=Description(name="w", metadata=("*.json",), category_from="constant",
                                                       category="x", fields=bad.fields))
+    with pytest.raises(ditto_data.loaders.DatasetReadError, match=r"not a Ditto tree.*pass description=NAME"):
+        ditto_data.load(root)  # nothing shipped recognises it: say so, and how to describe it
     (tmp_path / "typo.yaml").write_text("name: t\nmetadata: [a.csv]\nfeilds: {}\n")
     with pytest.raises(DescriptionError, match=r"field 'feilds': unknown field"):
         describe(tmp_path / "typo.yaml")
@@ -297,3 +299,15 @@ def test_load_senorita_by_repo_id_fetches_only_the_config_and_extracts_in_place(
     assert all(x["frames"] == N for x in rows)
     assert (local / "obj_swap_upload/12").is_dir()  # extracted in place
     assert not (local / "obj_removal_videos_upload").exists()  # the other task was never fetched
+
+
+def test_cli_convert_prints_the_summary_and_writes_webdataset(built, tmp_path, capsys):
+    from ditto_data.cli import main
+
+    src = built["senorita-2m"][0]
+    assert main(["convert", str(src), "--to", str(tmp_path / "out"), "--webdataset", "--quiet"]) == 0
+    text = capsys.readouterr().out
+    assert "missing video file" in text and "refused: shape_mismatch" in text and "obj_swap_videos" in text
+    shards = sorted((tmp_path / "out" / "webdataset" / "obj_removal").glob("*.tar"))
+    assert shards and len(list(StreamingTripletDataset(shards, num_frames=5))) == 2
+    assert main(["convert", str(src), "--to", str(tmp_path / "o2"), "--description", "openve-3m"]) == 2

@@ -324,8 +324,8 @@ def choose(path_or_repo_id: str | Path, description: str | Path | Description | 
     if p.is_dir():
         try:
             return detect(p)
-        except DescriptionError:
-            return describe("ditto-1m")  # the historical default: Ditto's tree, with its own errors
+        except DescriptionError as e:
+            raise DatasetReadError(f"{p}: not a Ditto tree (no training_metadata/) and {e}") from None
     return for_repo(str(path_or_repo_id)) or describe("ditto-1m")
 
 
