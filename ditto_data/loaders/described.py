@@ -90,7 +90,8 @@ def read_table(desc: Description, path: Path) -> list[dict[str, Any]]:
     try:
         if fmt == "csv":
             text = path.read_text(encoding="utf-8-sig")
-            reader = csv.reader(io.StringIO(text), delimiter=desc.delimiter or sniff_delimiter(text[:65536]))
+            head = "\n".join(text[:65536].splitlines()[:20])  # the Sniffer is quadratic-ish in its sample
+            reader = csv.reader(io.StringIO(text), delimiter=desc.delimiter or sniff_delimiter(head))
             header = list(desc.columns) or next(reader, [])
             rows = []
             for i, cells in enumerate(reader):
@@ -174,7 +175,7 @@ def fix_path(desc: Description, raw: str) -> tuple[str, str | None]:
     return rel, None
 
 
-def candidate_paths(desc: Description, role: str, rel: str) -> list[str] | None:
+def candidate_paths(desc: Description, role: str, rel: str, first_only: bool = False) -> list[str] | None:
     """Where a (fixed) metadata path may be, relative to the dataset root; None when it escapes it."""
     while rel.startswith("./"):
         rel = rel[2:]
@@ -186,27 +187,34 @@ def candidate_paths(desc: Description, role: str, rel: str) -> list[str] | None:
         if cand == ".." or cand.startswith("../"):
             return None
         out.append(cand)
+        if first_only:
+            break
     return out
 
 
-def resolve_media(root: Path, desc: Description, role: str, raw: str) -> tuple[str | None, Path | None, str | None]:
-    """Every metadata path goes through here: (path relative to ``root``, the file or None, fix applied).
+def resolve_media(root: Path, desc: Description, role: str, raw: str, *, check: bool = True,
+                  real_root: str | None = None) -> tuple[str | None, str | None, str | None]:
+    """Every metadata path goes through here: (path relative to ``root``, the file's absolute real
+    path or None, the fix applied or None).
 
-    The path is fixed, tried under each of the role's roots, and must stay inside ``root`` (also
-    through symlinks). A path escaping the folder gives ``(None, None, fix)``.
+    The path is fixed, tried under each of the role's roots, and must stay inside ``root``, also
+    through symlinks (``real_root``: ``os.path.realpath(root)``, computed once by the caller). A path
+    escaping the folder gives ``(None, None, fix)``; with ``check=False`` no file is looked up.
     """
     rel, fix = fix_path(desc, raw)
-    cands = candidate_paths(desc, role, rel)
+    cands = candidate_paths(desc, role, rel, first_only=not check)
     if cands is None:
         return None, None, fix
-    real_root = os.path.realpath(root)
+    if not check:
+        return cands[0], None, fix
+    real_root = real_root or os.path.realpath(root)
     for cand in cands:
-        p = root / cand
-        if p.is_file():
+        p = os.path.join(root, cand)
+        if os.path.isfile(p):
             real = os.path.realpath(p)
-            if not (real == real_root or real.startswith(real_root.rstrip(os.sep) + os.sep)):
+            if not real.startswith(real_root.rstrip(os.sep) + os.sep):
                 return None, None, fix
-            return cand, p, fix
+            return cand, real, fix
     return cands[0], None, fix
 
 
@@ -238,6 +246,7 @@ def read_described(root: str | Path, desc: Description, config: str | None = ALL
     root = Path(root)
     d = defects if defects is not None else Defects()
     rows: list[dict[str, Any]] = []
+    real_root = os.path.realpath(root)
     for path, file_cat in _files_for(root, desc, config):
         entries = read_table(desc, path)
         rel_meta = path.relative_to(root).as_posix()
@@ -264,7 +273,7 @@ def read_described(root: str | Path, desc: Description, config: str | None = ALL
             paths, planned = {}, {}
             for role in ("source", "edited"):
                 planned[role] = fix_path(desc, vals[role])[0]
-                rel, f, fix = resolve_media(root, desc, role, vals[role])
+                rel, f, fix = resolve_media(root, desc, role, vals[role], check=check_files, real_root=real_root)
                 if fix:
                     d.path_fixes[fix] += 1
                 if rel is None:
@@ -277,8 +286,8 @@ def read_described(root: str | Path, desc: Description, config: str | None = ALL
             if len(paths) < 2:
                 continue
             ref = None
-            if vals["reference"]:
-                _, ref, _ = resolve_media(root, desc, "edited", vals["reference"])
+            if vals["reference"] and check_files:
+                _, ref, _ = resolve_media(root, desc, "edited", vals["reference"], real_root=real_root)
             (src_rel, src), (edt_rel, edt) = paths["source"], paths["edited"]
             rows.append({
                 "id": vals["id"] or content_id(desc.name, edt_rel, src_rel),
@@ -286,11 +295,11 @@ def read_described(root: str | Path, desc: Description, config: str | None = ALL
                 "category": category,
                 "instruction": " ".join(vals["instruction"].split()),
                 "caption": vals["caption"],
-                "source_video": str(src.resolve()) if src else None,
-                "edited_video": str(edt.resolve()) if edt else None,
+                "source_video": src,
+                "edited_video": edt,
                 "source_path": src_rel,
                 "edited_path": edt_rel,
-                "reference_image": str(ref.resolve()) if ref else None,
+                "reference_image": ref,
                 "depth_video": None,
                 "dataset": desc.name,
                 "original": {k: v for k, v in e.items() if not k.startswith("__")},
@@ -406,18 +415,14 @@ def resolve_described_root(path_or_repo_id: str | Path, desc: Description, confi
                            revision: str | None = None, cache_dir: str | None = None) -> Path:
     """A local folder as is; a Hub repo id: its metadata, then only the videos (or archives) ``config``
     needs, downloaded into ``cache_dir`` (default ``~/.cache/ditto-data/<owner>--<name>``) and extracted."""
-    p = Path(path_or_repo_id).expanduser()
-    if p.exists():
-        if not p.is_dir():
-            raise DatasetReadError(f"{p}: not a dataset folder")
-        return p
-    repo_id = str(path_or_repo_id)
-    if repo_id.count("/") != 1:
-        raise DatasetReadError(f"{repo_id}: no such folder, and not a Hub repo id (owner/name)")
+    from .hf import local_or_cache
+
+    root, repo_id = local_or_cache(path_or_repo_id, cache_dir)
+    if repo_id is None:
+        return root
     from ..hub import download
     from ..hub.extract import extract_described
 
-    root = Path(cache_dir or Path.home() / ".cache" / "ditto-data" / repo_id.replace("/", "--"))
     meta = list(desc.metadata)
     download(repo_id, root, include=meta, revision=revision, progress=False)
     planned = read_described(root, desc, config, check_files=False, defects=Defects())
@@ -428,5 +433,3 @@ def resolve_described_root(path_or_repo_id: str | Path, desc: Description, confi
     return root
 
 
-__all__ = ["ALL", "Defects", "choose", "configs_described", "read_described", "read_rows", "resolve_media",
-           "SOURCE"]

@@ -22,6 +22,20 @@ log = logging.getLogger(__name__)
 META_PATTERNS = [f"{layout.TRAINING_METADATA}/*.json", f"{layout.CAPTIONS}/*.json", layout.CARD]
 
 
+def local_or_cache(path_or_repo_id: str | Path, cache_dir: str | None = None) -> tuple[Path, str | None]:
+    """(the folder, None) for a local dataset folder; (where to download it, repo id) for a Hub repo id
+    (``cache_dir`` or ``~/.cache/ditto-data/<owner>--<name>``)."""
+    p = Path(path_or_repo_id).expanduser()
+    if p.exists():
+        if not p.is_dir():
+            raise DatasetReadError(f"{p}: not a dataset folder")
+        return p, None
+    repo_id = str(path_or_repo_id)
+    if repo_id.count("/") != 1:
+        raise DatasetReadError(f"{repo_id}: no such folder, and not a Hub repo id (owner/name)")
+    return Path(cache_dir or Path.home() / ".cache" / "ditto-data" / repo_id.replace("/", "--")), repo_id
+
+
 def resolve_root(path_or_repo_id: str | Path, config: str, revision: str | None = None,
                  cache_dir: str | None = None) -> Path:
     """A local dataset folder as is; a Hub repo id is downloaded into a local folder and extracted.
@@ -30,17 +44,11 @@ def resolve_root(path_or_repo_id: str | Path, config: str, revision: str | None 
     split archives (``videos/<folder>.tar.gz.NN``), which are extracted in place. The folder is
     ``cache_dir`` or ``~/.cache/ditto-data/<owner>--<name>``; a second call resumes and reuses it.
     """
-    p = Path(path_or_repo_id).expanduser()
-    if p.exists():
-        if not p.is_dir():
-            raise DatasetReadError(f"{p}: not a dataset folder")
-        return p
-    repo_id = str(path_or_repo_id)
-    if repo_id.count("/") != 1:
-        raise DatasetReadError(f"{repo_id}: no such folder, and not a Hub repo id (owner/name)")
+    root, repo_id = local_or_cache(path_or_repo_id, cache_dir)
+    if repo_id is None:
+        return root
     from ..hub import download, extract
 
-    root = Path(cache_dir or Path.home() / ".cache" / "ditto-data" / repo_id.replace("/", "--"))
     download(repo_id, root, include=META_PATTERNS, revision=revision, progress=False)
     folders = {SOURCE} if config == SOURCE else _video_folders(root, config)
     patterns = [p for f in sorted(folders) for p in (f"{layout.VIDEOS}/{f}/**", f"{layout.VIDEOS}/{f}.tar.gz.*")]
