@@ -204,8 +204,47 @@ def _add_export(sub) -> None:
     w.set_defaults(func=_cmd_export_webdataset)
 
 
+def _cmd_eval_openve(args: argparse.Namespace) -> int:
+    from .evaluation.openve import CRITERIA, LABELS, BenchError, evaluate_openve
+
+    if not args.outputs or not args.vlm_model:
+        console.print("[red]error:[/red] --bench openve needs --outputs DIR and --vlm-model MODEL")
+        return 2
+    try:
+        res = evaluate_openve(args.path, args.outputs, args.vlm_model, device=args.device, max_frames=args.max_frames,
+                              out_json=args.json, progress=not args.quiet)
+    except BenchError as e:
+        console.print(f"[red]error:[/red] {e}")
+        return 2
+    short = {"instruction_compliance": "IC", "consistency_detail_fidelity": "CDF", "visual_quality_stability": "VQS"}
+    console.print("  ".join(f"{short[c]}: {LABELS[c]}" for c in CRITERIA) + "; score: mean of the three")
+    cols = [short[c] for c in CRITERIA] + ["score"]
+    fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+    t = Table(title="OpenVE-Bench per edit type (1-5; CDF and VQS capped by IC)")
+    for c in ("edit type", "scored", "unscored", *cols):
+        t.add_column(c, justify="left" if c == "edit type" else "right")
+    for kind, v in res.summary["per_type"].items():
+        t.add_row(kind, str(v["samples"]), str(v["unscored"]), *(fmt(v[k]) for k in (*CRITERIA, "score")))
+    console.print(t)
+    t = Table(title="OpenVE-Bench overall")
+    for c in ("averaging", "over", *cols):
+        t.add_column(c, justify="left" if c == "averaging" else "right")
+    o = res.summary["overall"]
+    t.add_row("sample-averaged (OpenVE's script)", f"{o['sample_averaged']['samples']} samples",
+              *(fmt(o["sample_averaged"][k]) for k in (*CRITERIA, "score")))
+    t.add_row("type-averaged (mean of types)", f"{o['type_averaged']['types']} types",
+              *(fmt(o["type_averaged"][k]) for k in (*CRITERIA, "score")))
+    console.print(t)
+    if args.json:
+        console.print(f"scores: {args.json}")
+    return 0
+
+
 def _cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import TripletError, evaluate
+
+    if args.bench == "openve":
+        return _cmd_eval_openve(args)
 
     try:
         result = evaluate(args.path, clip_model=args.clip_model, max_frames=args.max_frames,
@@ -221,6 +260,37 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     console.print(t)
     if args.json:
         console.print(f"scores: {args.json}")
+    return 0
+
+
+def _cmd_convert(args: argparse.Namespace) -> int:
+    from .catalog import DescriptionError
+    from .exports.convert import convert
+
+    try:
+        s = convert(args.src, args.to, args.description, args.config, webdataset=args.webdataset,
+                    license=args.license, progress=not args.quiet)
+    except DescriptionError as e:
+        console.print(f"[red]description does not fit:[/red] {e}", highlight=False)
+        return 2
+    t = Table(title=f"{s.dataset} -> {args.to} (rows per config)")
+    t.add_column("config")
+    t.add_column("rows", justify="right")
+    for name, n in s.counts.items():
+        t.add_row(name, str(n))
+    console.print(t)
+    t = Table(title="defects (reported, not converted)")
+    for c in ("kind", "rows", "examples"):
+        t.add_column(c)
+    r = s.read
+    for kind, n, ex in (("missing video file", r["missing_files"], r["examples"]["missing_files"]),
+                        ("row lacking a value", r["incomplete_rows"], r["examples"]["incomplete_rows"]),
+                        ("path outside the dataset", r["paths_outside"], r["examples"]["paths_outside"]),
+                        *((f"refused: {k}", n, s.refused_examples.get(k, [])) for k, n in s.refused.items())):
+        t.add_row(kind, str(n), "; ".join(ex[:2])[:120])
+    for fix, n in r["path_fixes"].items():
+        t.add_row(f"path fixed ({fix})", str(n), "converted with the fixed path")
+    console.print(t)
     return 0
 
 
@@ -291,6 +361,16 @@ def build_parser() -> argparse.ArgumentParser:
     u.set_defaults(func=_cmd_publish)
     _add_export(sub)
 
+    v = sub.add_parser("convert", help="write another dataset (OpenVE-3M, Senorita-2M ...) as our layout")
+    v.add_argument("src", help="the dataset folder or Hub repo id")
+    v.add_argument("--to", required=True, type=Path, help="output folder (Ditto tree, HF data files, DiffSynth CSVs)")
+    v.add_argument("--description", help="catalog name or YAML file (default: detected, see README 'Other datasets')")
+    v.add_argument("--config", help="convert one category only (default: all rows)")
+    v.add_argument("--webdataset", action="store_true", help="also write WebDataset shards per category")
+    v.add_argument("--license", help="the card's license id (default: the description's)")
+    v.add_argument("--quiet", action="store_true", help="no progress bars")
+    v.set_defaults(func=_cmd_convert)
+
     e = sub.add_parser("eval", help="CLIP-T, CLIP-F and VLM score of edited videos (the paper's table)")
     e.add_argument("path", type=Path, help="CSV/JSON of source,instruction,edited; a folder with triplets.csv; "
                    "or a dataset folder (training_metadata/*.json)")
@@ -299,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-frames", type=int, help="score the first N frames of each video (default: all)")
     e.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     e.add_argument("--json", type=Path, help="write per-sample scores and the summary to this JSON file")
+    e.add_argument("--bench", choices=["openve"], help="run a benchmark's protocol instead: openve = OpenVE-Bench "
+                   "(PATH: the bench folder with benchmark_videos.csv; needs --outputs and --vlm-model)")
+    e.add_argument("--outputs", type=Path, help="--bench: folder of the model's edited videos, named like the sources")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=_cmd_eval)
     return p

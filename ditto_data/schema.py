@@ -8,6 +8,7 @@ frame), and an edit's id is ``<clip id>_<n>``, so the same inputs always give th
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -122,6 +123,24 @@ EDIT_COLUMNS: dict[str, str] = {
     "source_path": "string",  # relative to videos/, as in training_metadata
     "edited_path": "string",
 }
+
+#: Columns every triplet row that ``ditto_data.load`` gives has: the edit columns, the dataset of
+#: origin (a catalog name, see ``ditto_data.catalog``) and the original metadata entry as JSON.
+ROW_COLUMNS: dict[str, str] = {**EDIT_COLUMNS, "dataset": "string", "original": "string"}
+
+_CATEGORY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+def is_category_name(name: str) -> bool:
+    """A category is a folder name: lowercase letters, digits and ``_``, never ``source``."""
+    return bool(_CATEGORY_NAME.match(name or "")) and name != SOURCE
+
+
+def ordered_categories(names) -> list[str]:
+    """Ditto's categories first in their order, then any other (another dataset's edit types) sorted."""
+    names = set(names)
+    return [c for c in CATEGORIES if c in names] + sorted(names - set(CATEGORIES) - {SOURCE})
+
 
 #: Columns of a source row (config ``source``).
 SOURCE_COLUMNS: dict[str, str] = {

@@ -13,7 +13,7 @@ from loaders_data import H, N, W, ditto, hashes, media_clips, ours, write_tree  
 import ditto_data
 from ditto_data.loaders import (ClipSampler, DatasetReadError, ModalityCurriculum, TripletClipDataset,
                                 diffsynth, list_configs)
-from ditto_data.schema import EDIT_COLUMNS, SOURCE_COLUMNS
+from ditto_data.schema import ROW_COLUMNS, SOURCE_COLUMNS
 
 
 def negation_error(src: torch.Tensor, edt: torch.Tensor) -> float:
@@ -28,7 +28,8 @@ def test_load_our_build(ours):
 
     ds = ditto_data.load(ours, "global_style")
     assert isinstance(ds, datasets.Dataset) and len(ds) == 8
-    assert list(ds.features) == list(EDIT_COLUMNS)
+    assert list(ds.features) == list(ROW_COLUMNS)  # EDIT_COLUMNS + dataset, original
+    assert set(ds["dataset"]) == {"ditto-1m"}
     assert isinstance(ds.features["source_video"], datasets.Video)
     raw = ds.with_format(None).cast_column("edited_video", datasets.Video(decode=False))[0]
     assert Path(raw["edited_video"]["path"]).is_absolute()

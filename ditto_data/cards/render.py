@@ -16,7 +16,8 @@ from string import Template
 from typing import Any
 
 from .. import atomic, layout
-from ..schema import CATEGORIES, CLIP, EDIT, EDIT_COLUMNS, INPUT, SOURCE, SOURCE_COLUMNS, Record
+from ..schema import (CATEGORIES, CLIP, EDIT, EDIT_COLUMNS, INPUT, SOURCE, SOURCE_COLUMNS, Record,
+                      ordered_categories)
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ class DatasetFacts:
     shard_size: int = layout.SHARD_SIZE
 
     def counts(self) -> dict[str, int]:
-        out = {c: len(self.edits[c]) for c in CATEGORIES if self.edits.get(c)}
+        out = {c: len(self.edits[c]) for c in ordered_categories(self.edits) if self.edits.get(c)}
         if self.sources:
             out[SOURCE] = len(self.sources)
         return out
@@ -64,7 +65,7 @@ def read_facts(root: str | Path) -> DatasetFacts:
     if ed.is_file():
         for r in sorted(pq.read_table(ed).to_pylist(), key=lambda r: r["id"]):
             facts.edits.setdefault(r["category"], []).append(r)
-        facts.edits = {c: facts.edits[c] for c in CATEGORIES if c in facts.edits}
+        facts.edits = {c: facts.edits[c] for c in ordered_categories(facts.edits)}
     cfg = layout.state_dir(root) / "config.json"
     if cfg.is_file():
         try:
@@ -290,7 +291,7 @@ def render_card(out_dir: str | Path, records: list[Record] | None = None, licens
     meta = card_metadata(facts, license)
     configs = [c["config_name"] for c in meta["configs"]]
     default = next((c["config_name"] for c in meta["configs"] if c.get("default")), None)
-    first_cat = default if default in CATEGORIES else CATEGORIES[1]
+    first_cat = default if default in facts.edits else CATEGORIES[1]
     keep_ref = _keeps_reference(root)
     values = {
         "yaml": DatasetCardData(**meta).to_yaml(),

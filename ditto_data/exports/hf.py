@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import atomic, layout
-from ..schema import CATEGORIES, EDIT_COLUMNS, SOURCE, SOURCE_COLUMNS
+from ..schema import CATEGORIES, EDIT_COLUMNS, SOURCE, SOURCE_COLUMNS, ordered_categories
 from .plan import EditRow, ExportPlan, SourceRow
 
 SPLIT = "train"
@@ -82,7 +82,7 @@ def hf_configs(counts: dict[str, int]) -> list[dict[str, Any]]:
     meta_edit = f"{v}/{layout.HF_METADATA}"
     meta_src = f"{v}/{SOURCE}/{layout.HF_METADATA}"
     configs: list[dict[str, Any]] = []
-    for cat in CATEGORIES:
+    for cat in ordered_categories(counts):
         if counts.get(cat):
             configs.append({
                 "config_name": cat,

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import layout
-from ..schema import CATEGORIES, CLIP, EDIT, Record
+from ..schema import CATEGORIES, CLIP, EDIT, Record, is_category_name, ordered_categories
 from .facts import FactsCache, VideoFacts
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def plan_export(out_dir: str | Path, records: list[Record], shard_size: int, kee
         row = _edit_row(out, r, by_id, keep_reference_image, facts)
         if row is not None:
             plan.edits.setdefault(row.category, []).append(row)
-    plan.edits = {c: plan.edits[c] for c in CATEGORIES if plan.edits.get(c)}
+    plan.edits = {c: plan.edits[c] for c in ordered_categories(plan.edits) if plan.edits.get(c)}
     return plan
 
 
@@ -115,8 +115,9 @@ def _edit_row(out: Path, r: Record, sources: dict[str, SourceRow], keep_referenc
         r.reject(STAGE, reason, f"edit {r.id}: {message}")
 
     category = r.category or r.fields.get("category")
-    if category not in CATEGORIES:
-        return reject("bad_category", f"category {category!r} is not one of {', '.join(CATEGORIES)}")
+    if not is_category_name(category or ""):  # Ditto's three, or another dataset's edit types
+        return reject("bad_category", f"category {category!r} is not a folder name ([a-z][a-z0-9_]*, not "
+                      f"'source'; Ditto's are {', '.join(CATEGORIES)})")
     src = sources.get(r.source_id or r.parent_id or "")
     if src is None:
         return reject("source_not_exported", f"its source clip {r.source_id!r} is not in the dataset")

@@ -12,14 +12,18 @@ import os
 from pathlib import Path
 
 from .. import layout
-from ..schema import CATEGORIES, SOURCE
+from ..schema import CATEGORIES, SOURCE, ordered_categories
 
 log = logging.getLogger(__name__)
 
 
 def owned_folders(root: Path) -> list[Path]:
+    """Ditto's folders plus those of any category a previous export wrote metadata for (a converted
+    dataset's edit types), so a category that lost all its rows does not linger."""
     v = root / layout.VIDEOS
-    return [v / SOURCE, *(v / c for c in CATEGORIES),
+    md = root / layout.TRAINING_METADATA
+    earlier = sorted(p.stem for p in md.glob("*.json")) if md.is_dir() else []
+    return [v / SOURCE, *(v / c for c in ordered_categories([*CATEGORIES, *earlier])),
             root / layout.TRAINING_METADATA, root / layout.CAPTIONS, root / layout.DIFFSYNTH]  # fmt: skip
 
 

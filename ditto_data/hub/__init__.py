@@ -8,7 +8,7 @@ inside the functions that need it.
 
 from .download import DownloadPlan, download, plan_download
 from .errors import HubError
-from .extract import ExtractReport, extract, repair_doubled_layout
+from .extract import ExtractReport, extract, extract_described, extract_zip, repair_doubled_layout
 from .pack import PackResult, pack, parse_size
 from .parts import ArchiveError, GunzipParts, SplitArchive, find_split_archives
 from .presets import PRESETS, patterns_for
@@ -17,6 +17,7 @@ from .publish import PublishError, PublishPlan, PublishResult, plan_publish, pub
 __all__ = [
     "PRESETS", "ArchiveError", "DownloadPlan", "ExtractReport", "GunzipParts", "HubError", "PackResult",
     "PublishError", "PublishPlan", "PublishResult", "SplitArchive", "download", "extract", "find_split_archives",
-    "pack", "parse_size", "patterns_for", "plan_download", "plan_publish", "publish", "repair_doubled_layout",
+    "extract_described", "extract_zip", "pack", "parse_size", "patterns_for", "plan_download", "plan_publish",
+    "publish", "repair_doubled_layout",
     "validate_card",
 ]  # fmt: skip

@@ -21,6 +21,8 @@ import os
 import posixpath
 import shutil
 import tarfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -313,3 +315,110 @@ def _merge_into(src: Path, dst: Path, conflicts: list[str]) -> None:
         src.rmdir()
     except OSError:
         pass
+
+
+# -- other datasets' archives: a tar.gz extracted in place, ZIPs into a root (ditto_data.catalog) ----
+
+
+def extract_zip(path: Path, target: Path, *, name: str | None = None, progress: bool = True) -> ArchiveResult:
+    """Extract one ZIP into ``target`` with the guarantees of :func:`extract_archive`: members checked
+    before writing (absolute paths, ``..``, symlinks and anything but files and folders refused),
+    every file written under a temporary name and renamed, a done marker last, a rerun skips it."""
+    name = name or path.name.removesuffix(".zip")
+    res = ArchiveResult(name, "extracted")
+    mark = _marker(target, name)
+    fingerprint = [[path.name, path.stat().st_size]]
+    if mark.is_file():
+        try:
+            if json.loads(mark.read_text())["parts"] == fingerprint:
+                return ArchiveResult(name, "skipped")
+        except (ValueError, KeyError):
+            pass
+    target.mkdir(parents=True, exist_ok=True)
+    root = os.path.realpath(target)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            for info in tqdm(zf.infolist(), desc=f"extract {path.name}", unit="file", disable=not progress):
+                reason = _check_zip_member(info)
+                rel = posixpath.normpath(info.filename)
+                dest = target / rel
+                if reason is None and not _inside(os.path.realpath(dest.parent), root):
+                    reason = "parent folder resolves outside the target (through a symlink)"
+                if reason is not None:
+                    log.warning("%s: refused member %r: %s", path.name, info.filename, reason)
+                    res.refused.append(Refused(info.filename, reason))
+                    continue
+                if info.is_dir():
+                    dest.mkdir(parents=True, exist_ok=True)
+                    continue
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if dest.is_file() and not dest.is_symlink() and dest.stat().st_size == info.file_size:
+                    res.reused += 1
+                    continue
+                with zf.open(info) as src, atomic.atomic_path(dest) as tmp:
+                    with open(tmp, "wb") as f:
+                        shutil.copyfileobj(src, f, 1 << 20)  # zipfile checks each member's CRC at its end
+                res.files += 1
+                res.bytes += info.file_size
+                res.written.append(dest)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error) as e:
+        _remove(res.written)
+        raise ArchiveError(f"{path}: damaged ZIP ({e}); {len(res.written)} files extracted from it were removed",
+                           damaged=True) from None
+    atomic.write_json(mark, {"parts": fingerprint, "files": res.files + res.reused,
+                             "refused": [[r.member, r.reason] for r in res.refused]})
+    return res
+
+
+def _check_zip_member(info) -> str | None:
+    name = info.filename
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return "absolute path"
+    if ".." in name.replace("\\", "/").split("/"):
+        return "path contains '..'"
+    mode = (info.external_attr >> 16) & 0o170000
+    if mode == 0o120000:
+        return "symlink"
+    if mode not in (0, 0o100000, 0o040000):
+        return f"unsupported entry type (mode {oct(mode)})"
+    return None
+
+
+def extract_described(root: str | Path, desc, *, progress: bool = True) -> list[ArchiveResult]:
+    """Extract every archive a dataset description names (``desc.archives``) that is under ``root``.
+
+    ``split_tar_gz`` parts and ``tar_gz`` files go through :func:`extract_archive` (one part for a
+    plain tar.gz), ZIPs through :func:`extract_zip`; ``into: parent`` extracts beside the archive.
+    A damaged archive raises :class:`ArchiveError`; those finished before keep their markers.
+    """
+    from .parts import PART_RE
+
+    root = Path(root)
+    results: list[ArchiveResult] = []
+    for spec in desc.archives:
+        files = sorted(p for p in root.glob(spec.pattern.replace("{folder}", "*")) if p.is_file())
+        groups: dict[tuple[Path, str], list[Path]] = {}
+        for f in files:
+            if spec.kind == "split_tar_gz":
+                m = PART_RE.match(f.name)
+                if m:
+                    groups.setdefault((f.parent, m["name"]), []).append(f)
+            elif f.name.endswith((".tar.gz", ".tgz", ".zip")):
+                groups[(f.parent, f.name)] = [f]
+        for (folder, name), parts in sorted(groups.items()):
+            target = folder if spec.into == "parent" else root / spec.into
+            if spec.kind == "zip":
+                results.append(extract_zip(parts[0], target, progress=progress))
+                continue
+            if spec.kind == "split_tar_gz":
+                nums = tuple(int(PART_RE.match(p.name)["nn"]) for p in parts)
+                order = sorted(range(len(parts)), key=lambda i: nums[i])
+                archive = SplitArchive(name, tuple(parts[i] for i in order), tuple(nums[i] for i in order))
+            else:
+                stem = name.removesuffix(".tar.gz").removesuffix(".tgz")
+                archive = SplitArchive(stem, (parts[0],), (1,))
+            archive.check()
+            if not is_extracted(archive, target) and target.is_dir():
+                atomic.sweep_tmp(target)
+            results.append(extract_archive(archive, target, progress=progress))
+    return results

@@ -18,15 +18,14 @@ import torch
 from .curriculum import ModalityCurriculum
 from .decode import SampleReader, TrainingKnobs, UnreadableSample
 from .sampling import ClipSampler
-from .tree import DatasetReadError, read_triplets
+from .tree import DatasetReadError
 
 
-def _rows(source: str | Path | list[dict[str, Any]], config: str) -> list[dict[str, Any]]:
+def _rows(source: str | Path | list[dict[str, Any]], config: str | None, description=None) -> list[dict[str, Any]]:
     if isinstance(source, (str, Path)):
-        from .hf import resolve_root
+        from .described import read_rows
 
-        root = resolve_root(source, config)
-        rows = read_triplets(root, config)
+        root, _, config, rows = read_rows(source, config, description)
         where = f"{root} ({config})"
     else:
         rows, where = list(source), "the given rows"
@@ -38,8 +37,8 @@ def _rows(source: str | Path | list[dict[str, Any]], config: str) -> list[dict[s
 class TripletClipDataset(TrainingKnobs, torch.utils.data.Dataset):
     """Aligned clips of (source, edited[, depth][, reference]) with instruction, caption and ids.
 
-    ``source``: a dataset folder (ours or a Ditto-1M download), a Hub repo id, or rows from
-    :func:`ditto_data.loaders.tree.read_triplets`. Sampling: ``sampler`` (a :class:`ClipSampler`)
+    ``source``: a dataset folder (ours, a Ditto-1M download or any dataset ``description`` covers, see
+    :func:`ditto_data.load`), a Hub repo id, or rows from :func:`ditto_data.loaders.described.read_rows`. Sampling: ``sampler`` (a :class:`ClipSampler`)
     or ``num_frames``/``stride``/``fps``/``start``. ``size=(h, w)`` (multiples of 16) resizes to cover
     and crops (``crop="center"|"random"``). ``reference``: ``"always"``, ``"never"`` or, with a
     ``curriculum``, decided per sample at the step given by :meth:`set_step`.
@@ -48,13 +47,13 @@ class TripletClipDataset(TrainingKnobs, torch.utils.data.Dataset):
     ``multiprocessing.Value`` the workers read (samples already prefetched keep their old step).
     """
 
-    def __init__(self, source: str | Path | list[dict[str, Any]], config: str = "global_style", *,
+    def __init__(self, source: str | Path | list[dict[str, Any]], config: str | None = None, *,
                  sampler: ClipSampler | None = None, num_frames: int = 17, stride: int = 1,
                  fps: float | None = None, start: str = "random", size: tuple[int, int] | None = None,
                  crop: str = "center", dtype: str = "uint8", reference: str | None = None,
                  curriculum: ModalityCurriculum | None = None, depth: bool = True, seed: int = 0,
-                 parallel_decode: bool | None = None):
-        self.rows = _rows(source, config)
+                 parallel_decode: bool | None = None, description=None):
+        self.rows = _rows(source, config, description)
         self.seed = seed
         sampler = sampler or ClipSampler(num_frames=num_frames, stride=stride, fps=fps, start=start, seed=seed)
         self.reader = SampleReader(sampler, size=size, crop=crop, dtype=dtype, reference=reference,
@@ -101,7 +100,7 @@ class TripletClipDataset(TrainingKnobs, torch.utils.data.Dataset):
                                "see the warnings above for the files and why")
 
 
-def diffsynth(source: str | Path | list[dict[str, Any]], config: str = "global_style", *,
+def diffsynth(source: str | Path | list[dict[str, Any]], config: str | None = None, *,
               num_frames: int = 81, height: int = 480, width: int = 832, **kw: Any) -> TripletClipDataset:
     """DiffSynth-Studio's sampling: the first ``num_frames`` (4k+1) frames, no stride, resized to
     cover ``height`` x ``width`` and centre-cropped, pixels in [-1, 1]."""

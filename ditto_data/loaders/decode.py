@@ -300,6 +300,7 @@ class SampleReader:
             out["has_reference"] = with_ref
         out.update(instruction=row.get("instruction") or "", caption=row.get("caption") or "",
                    id=row.get("id", key), source_id=row.get("source_id") or "",
+                   category=row.get("category") or "", dataset=row.get("dataset") or "",
                    frame_indices=torch.tensor(idx, dtype=torch.long))
         return out
 

@@ -1,23 +1,39 @@
 """``ditto_data.load``: a dataset folder or Hub repo id -> ``datasets.Dataset`` / ``IterableDataset``.
 
 Reads the Ditto-1M tree directly (see :mod:`.tree`), so it works on our builds and on a Ditto-1M
-download alike, with no HF data files needed. Video columns are ``datasets.Video`` features over
+download alike, with no HF data files needed; any other described dataset (``ditto_data.catalog``)
+through :mod:`.described`. Video columns are ``datasets.Video`` features over
 absolute paths, so rows decode lazily with the stock decoder; for training use the clip datasets.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
 from .. import layout
-from ..schema import EDIT_COLUMNS, SOURCE, SOURCE_COLUMNS, hf_features
+from ..schema import ROW_COLUMNS, SOURCE, SOURCE_COLUMNS, hf_features
 from .tree import DatasetReadError, list_configs, read_sources, read_triplets
 
 log = logging.getLogger(__name__)
 
 #: Metadata and captions: always fetched for a repo id before anything else.
 META_PATTERNS = [f"{layout.TRAINING_METADATA}/*.json", f"{layout.CAPTIONS}/*.json", layout.CARD]
+
+
+def local_or_cache(path_or_repo_id: str | Path, cache_dir: str | None = None) -> tuple[Path, str | None]:
+    """(the folder, None) for a local dataset folder; (where to download it, repo id) for a Hub repo id
+    (``cache_dir`` or ``~/.cache/ditto-data/<owner>--<name>``)."""
+    p = Path(path_or_repo_id).expanduser()
+    if p.exists():
+        if not p.is_dir():
+            raise DatasetReadError(f"{p}: not a dataset folder")
+        return p, None
+    repo_id = str(path_or_repo_id)
+    if repo_id.count("/") != 1:
+        raise DatasetReadError(f"{repo_id}: no such folder, and not a Hub repo id (owner/name)")
+    return Path(cache_dir or Path.home() / ".cache" / "ditto-data" / repo_id.replace("/", "--")), repo_id
 
 
 def resolve_root(path_or_repo_id: str | Path, config: str, revision: str | None = None,
@@ -28,17 +44,11 @@ def resolve_root(path_or_repo_id: str | Path, config: str, revision: str | None 
     split archives (``videos/<folder>.tar.gz.NN``), which are extracted in place. The folder is
     ``cache_dir`` or ``~/.cache/ditto-data/<owner>--<name>``; a second call resumes and reuses it.
     """
-    p = Path(path_or_repo_id).expanduser()
-    if p.exists():
-        if not p.is_dir():
-            raise DatasetReadError(f"{p}: not a dataset folder")
-        return p
-    repo_id = str(path_or_repo_id)
-    if repo_id.count("/") != 1:
-        raise DatasetReadError(f"{repo_id}: no such folder, and not a Hub repo id (owner/name)")
+    root, repo_id = local_or_cache(path_or_repo_id, cache_dir)
+    if repo_id is None:
+        return root
     from ..hub import download, extract
 
-    root = Path(cache_dir or Path.home() / ".cache" / "ditto-data" / repo_id.replace("/", "--"))
     download(repo_id, root, include=META_PATTERNS, revision=revision, progress=False)
     folders = {SOURCE} if config == SOURCE else _video_folders(root, config)
     patterns = [p for f in sorted(folders) for p in (f"{layout.VIDEOS}/{f}/**", f"{layout.VIDEOS}/{f}.tar.gz.*")]
@@ -64,27 +74,36 @@ def _check_split(split: str | None) -> None:
         raise ValueError(f"split {split!r}: a Ditto dataset has one split, 'train'")
 
 
-def load(path_or_repo_id: str | Path, name: str = "global_style", split: str | None = "train",
+def load(path_or_repo_id: str | Path, name: str | None = None, split: str | None = "train",
          streaming: bool = False, *, revision: str | None = None, cache_dir: str | None = None,
-         probe_sources: bool = True):
-    """Load one config of a Ditto-style dataset as a ``datasets`` object.
+         probe_sources: bool = True, description=None):
+    """Load one config of any described dataset as a ``datasets`` object.
 
-    ``name`` is any ``training_metadata/<name>.json`` of the dataset (``global_style``, ``local``,
-    Ditto-1M's ``global``, ``global_freeform3`` ...) or ``source``. Triplets whose files are missing
-    are reported in one warning and left out. ``split=None`` gives a ``DatasetDict`` (``train``).
-    Raises :class:`DatasetReadError` if the config has no readable rows.
+    ``description``: a catalog name (``ditto-1m``, ``openve-3m``, ``senorita-2m`` ...), a YAML file or a
+    :class:`ditto_data.catalog.Description`; by default the one shipped for the repo id, or detected
+    from the folder's metadata files, else Ditto's tree. ``name`` is a config: for a Ditto tree any
+    ``training_metadata/<name>.json`` (default ``global_style``) or ``source``; for another dataset a
+    category or ``all`` (the default). Rows have :data:`ditto_data.schema.ROW_COLUMNS` (``original``
+    is the metadata entry as JSON). Rows whose files are missing are reported in one warning and
+    left out. ``split=None`` gives a ``DatasetDict`` (``train``). Raises :class:`DatasetReadError` if
+    the config has no readable rows.
     """
     import datasets
 
+    from .described import configs_described, read_rows
+
     _check_split(split)
-    root = resolve_root(path_or_repo_id, name, revision, cache_dir)
     if name == SOURCE:
+        root = resolve_root(path_or_repo_id, name, revision, cache_dir)
         rows, columns = read_sources(root, probe_files=probe_sources), SOURCE_COLUMNS
     else:
-        rows, columns = read_triplets(root, name), EDIT_COLUMNS
+        root, desc, name, rows = read_rows(path_or_repo_id, name, description, revision=revision,
+                                           cache_dir=cache_dir)
+        rows = [{**r, "original": json.dumps(r.get("original"), ensure_ascii=False, default=str)} for r in rows]
+        columns = ROW_COLUMNS
     if not rows:
-        raise DatasetReadError(f"{root}: config {name!r} has no readable rows "
-                               f"(configs here: {', '.join(list_configs(root))})")
+        have = list_configs(root) if name == SOURCE or desc.layout == "ditto" else configs_described(root, desc)
+        raise DatasetReadError(f"{root}: config {name!r} has no readable rows (configs here: {', '.join(have)})")
     features = hf_features(columns)
     table = {c: [r[c] for r in rows] for c in columns}
     if streaming:

@@ -64,6 +64,39 @@ def shuffle_buffer(items: Iterable[Any], size: int, rng: np.random.Generator) ->
         yield buf.pop(int(rng.integers(len(buf))))
 
 
+STOPS = ("first_exhausted", "all_exhausted")
+
+
+def weighted_order(sizes: list[int], weights: list[float], rng: np.random.Generator, shuffle: bool = True,
+                   stop: str = "first_exhausted") -> list[int]:
+    """Indices into the concatenation of groups of ``sizes``: each next item comes from group ``i``
+    with probability proportional to ``weights[i]`` (among groups not yet exhausted), in a random
+    (or the given) order within each group. ``first_exhausted`` ends when one group runs out, so
+    the proportions hold over the whole stream (as ``datasets.interleave_datasets``); with
+    ``all_exhausted`` every item is used once and the tail holds the larger groups' remainder."""
+    if len(sizes) != len(weights) or not sizes:
+        raise ValueError(f"one weight per dataset: {len(sizes)} datasets, {len(weights)} weights")
+    if any(w < 0 for w in weights) or not any(w > 0 for w in weights):
+        raise ValueError(f"weights must be >= 0 with one > 0, got {weights}")
+    if stop not in STOPS:
+        raise ValueError(f"stop must be one of {STOPS}, got {stop!r}")
+    offsets = np.cumsum([0, *sizes]).tolist()
+    orders = [(rng.permutation(n) if shuffle else np.arange(n)).tolist() for n in sizes]
+    pos = [0] * len(sizes)
+    live = [i for i, (n, w) in enumerate(zip(sizes, weights)) if n > 0 and w > 0]
+    out: list[int] = []
+    while live:
+        w = np.array([weights[i] for i in live], dtype=float)
+        g = live[int(rng.choice(len(live), p=w / w.sum()))]
+        out.append(offsets[g] + orders[g][pos[g]])
+        pos[g] += 1
+        if pos[g] == sizes[g]:
+            if stop == "first_exhausted":
+                break
+            live.remove(g)
+    return out
+
+
 class StreamingTripletDataset(TrainingKnobs, IterableDataset):
     """Aligned triplet clips, streamed. ``source``: a dataset folder or Hub repo id (with ``config``),
     rows from :func:`~ditto_data.loaders.tree.read_triplets`, or WebDataset shards (a folder, URL,
@@ -74,15 +107,16 @@ class StreamingTripletDataset(TrainingKnobs, IterableDataset):
     shuffle buffer per worker (it holds rows, or the mp4 bytes of WebDataset samples).
     """
 
-    def __init__(self, source: Any, config: str = "global_style", *, shuffle: bool = True,
+    def __init__(self, source: Any, config: str | None = None, *, shuffle: bool = True,
                  buffer_size: int = 64, seed: int = 0, rank: int | None = None, world_size: int | None = None,
                  sampler: ClipSampler | None = None, num_frames: int = 17, stride: int = 1,
                  fps: float | None = None, start: str = "random", size: tuple[int, int] | None = None,
                  crop: str = "center", dtype: str = "uint8", reference: str | None = None,
                  curriculum: ModalityCurriculum | None = None, depth: bool = True,
-                 parallel_decode: bool | None = None):
+                 parallel_decode: bool | None = None, description=None):
 
         self.rank, self.world_size = dist_info(rank, world_size)
+        self._mix: tuple[list[int], list[float], str] | None = None  # set by mixture()
         self.shuffle, self.buffer_size, self.seed = shuffle, buffer_size, seed
         if is_webdataset(source):
             self.shards: list[str] | None = expand_urls(source)
@@ -90,7 +124,7 @@ class StreamingTripletDataset(TrainingKnobs, IterableDataset):
         else:
             from .clips import _rows
 
-            self.rows, self.shards = _rows(source, config), None
+            self.rows, self.shards = _rows(source, config, description), None
         sampler = sampler or ClipSampler(num_frames=num_frames, stride=stride, fps=fps, start=start, seed=seed)
         self.reader = SampleReader(sampler, size=size, crop=crop, dtype=dtype, reference=reference,
                                    curriculum=curriculum, depth=depth, parallel=parallel_decode)
@@ -99,6 +133,28 @@ class StreamingTripletDataset(TrainingKnobs, IterableDataset):
         self._resume: dict[int, int] = {}  # worker -> positions to skip (set by load_state_dict)
         self._consumed: dict[int, int] = {}  # worker -> positions consumed (main process view)
         self._num_workers: int | None = None
+
+    @classmethod
+    def mixture(cls, sources: list[Any], weights: list[float], *, configs: list[str | None] | None = None,
+                descriptions: list[Any] | None = None, stop: str = "first_exhausted",
+                **kw: Any) -> StreamingTripletDataset:
+        """One training stream over several datasets (any described ones), drawn by ``weights``.
+
+        Each epoch's order is a seeded weighted interleave (:func:`weighted_order`) of the datasets'
+        rows, then split by rank and worker as usual, so resuming works unchanged. Every sample
+        keeps its ``dataset`` of origin. Keyword arguments are those of the constructor.
+        """
+        from .clips import _rows
+
+        n = len(sources)
+        configs, descriptions = configs or [None] * n, descriptions or [None] * n
+        if not (len(configs) == len(descriptions) == n == len(weights)):
+            raise ValueError("one config, description and weight per source")
+        parts = [_rows(s, c, d) for s, c, d in zip(sources, configs, descriptions)]
+        ds = cls([r for rows in parts for r in rows], **kw)
+        weighted_order([len(p) for p in parts], list(weights), np.random.default_rng(0), stop=stop)  # validate
+        ds._mix = ([len(p) for p in parts], [float(w) for w in weights], stop)
+        return ds
 
     # -- knobs the training loop turns ------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
@@ -139,6 +195,10 @@ class StreamingTripletDataset(TrainingKnobs, IterableDataset):
 
     # -- iteration ---------------------------------------------------------------------------------
     def _order(self, n: int, salt: int) -> list[int]:
+        if self._mix is not None and salt == 0:
+            sizes, weights, stop = self._mix
+            return weighted_order(sizes, weights, np.random.default_rng([self.seed, self.epoch, salt]),
+                                  shuffle=self.shuffle, stop=stop)
         if not self.shuffle:
             return list(range(n))
         return np.random.default_rng([self.seed, self.epoch, salt]).permutation(n).tolist()

@@ -98,11 +98,13 @@ def read_metadata(root: str | Path, config: str) -> list[dict[str, Any]]:
     return entries
 
 
-def read_triplets(root: str | Path, config: str, check_files: bool = True) -> list[dict[str, Any]]:
+def read_triplets(root: str | Path, config: str, check_files: bool = True,
+                  missing_out: list[str] | None = None) -> list[dict[str, Any]]:
     """Rows of a triplet config, with absolute file paths (missing files reported and skipped).
 
     Each row has the :data:`ditto_data.schema.EDIT_COLUMNS` keys (``source_video`` and
-    ``edited_video`` are absolute paths) plus ``reference_image`` and ``depth_video`` (absolute or None).
+    ``edited_video`` are absolute paths) plus ``reference_image`` and ``depth_video`` (absolute or None)
+    and ``original`` (the metadata entry). Missing files are also appended to ``missing_out``.
     """
     root = Path(root)
     captions = read_captions(root)
@@ -140,8 +142,11 @@ def read_triplets(root: str | Path, config: str, check_files: bool = True) -> li
             "edited_path": edited_rel,
             "reference_image": str(ref.resolve()) if ref else None,
             "depth_video": str(depth.resolve()) if depth else None,
+            "original": e,
         })
     report_missing(root, config, missing)
+    if missing_out is not None:
+        missing_out.extend(missing)
     return rows
 
 

@@ -24,11 +24,11 @@ from ...builders.stage import Resources
 from ...schema import CATEGORIES
 from ._base import ModelBackend, check_frames, sample_indices
 from .prompts import Prompt, load_prompt
-from .vlm_parse import MalformedAnswer, VLMOutputError, optional_text, parse_answer, score, text
+from .vlm_parse import MalformedAnswer, VLMOutputError, integer, optional_text, parse_answer, score, text
 
 log = logging.getLogger(__name__)
 
-__all__ = ["QwenVLCaptioner", "QwenVLInstructor", "QwenVLJudge", "VLMOutputError"]
+__all__ = ["QwenVLCaptioner", "QwenVLInstructor", "QwenVLJudge", "QwenVLRubricJudge", "VLMOutputError"]
 
 SYSTEM = "You are a helpful assistant."
 IMAGE = "<|vision_start|><|image_pad|><|vision_end|>"
@@ -57,6 +57,7 @@ class _QwenVL(ModelBackend):
     resources = Resources(cpus=1, gpus=1, gpu_memory_gb=24.0)
     default_frames = 8
     default_max_new_tokens = 256
+    default_temperature = 0.7
 
     def _load(self) -> None:
         key = (self.model_id, self.revision, self.device, str(self.dtype))
@@ -94,27 +95,32 @@ class _QwenVL(ModelBackend):
                 "pixel_values": im["pixel_values"].to(self.device, self.dtype),
                 "image_grid_thw": im["image_grid_thw"].to(self.device)}
 
-    def answer(self, inputs: dict[str, Any], seed: int) -> str:
-        """One sampled answer (greedy when ``temperature`` is 0), reproducible from ``seed``."""
+    def answer(self, inputs: dict[str, Any], seed: int, allowed=None) -> str:
+        """One sampled answer (greedy when ``temperature`` is 0), reproducible from ``seed``.
+
+        ``allowed``: an optional ``prefix_allowed_tokens_fn`` for transformers' ``generate``
+        (constrained decoding, see :class:`QwenVLRubricJudge`).
+        """
         import torch
 
-        temperature = float(self.option("temperature", 0.7))
+        temperature = float(self.option("temperature", self.default_temperature))
         devices = [torch.device(self.device).index or 0] if self.device.startswith("cuda") else []
         with torch.inference_mode(), torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
             out = self.model.generate(**inputs, max_new_tokens=int(self.option("max_new_tokens", self.default_max_new_tokens)),
                                       do_sample=temperature > 0, temperature=temperature or None,
-                                      top_p=0.9 if temperature > 0 else None, top_k=None)
+                                      top_p=0.9 if temperature > 0 else None, top_k=None,
+                                      prefix_allowed_tokens_fn=allowed)
         return self.tokenizer.decode(out[0, inputs["input_ids"].shape[1]:], skip_special_tokens=True)
 
     def ask_json(self, task: str, images: list[np.ndarray], user_text: str, schema: dict, seed: int,
-                 optional: tuple[str, ...] = ()) -> dict[str, Any]:
+                 optional: tuple[str, ...] = (), allowed=None) -> dict[str, Any]:
         """Ask until the answer parses (at most ``1 + max_retries`` times), else VLMOutputError."""
         self.ensure_loaded()
         inputs = self.encode(images, user_text)
         answers, errors = [], []
         for attempt in range(1 + self.max_retries):
-            ans = self.answer(inputs, seed * 1009 + attempt)
+            ans = self.answer(inputs, seed * 1009 + attempt, allowed(inputs) if allowed else None)
             answers.append(ans)
             try:
                 return parse_answer(ans, schema, optional)
@@ -218,3 +224,91 @@ class QwenVLJudge(_QwenVL):
         user = self._prompt("judge").render(n_source=len(src), n_edited=len(edt), instruction=instruction)
         schema = {key: score() for key in self.SCORE_KEYS} | {"rationale": text(1, 80)}
         return self.ask_json("judge", src + edt, user, schema, seed, optional=("rationale",))
+
+
+class RubricGrammar:
+    """Constrained decoding for a rubric answer: the model may only write
+    ``{"<key1>": D, "<key2>": D, ...}`` with each ``D`` one of the allowed digits, then end.
+
+    The scores are still the model's own choice (its most likely allowed token at each slot); the
+    format cannot go wrong, so no answer is lost to formatting and none is repaired from reasoning.
+    Works with any tokenizer: a token is allowed when the text so far plus the token's text is
+    still a prefix of some valid answer. Tokens are indexed by their first character, so each step
+    checks a handful of candidates rather than the vocabulary.
+    """
+
+    def __init__(self, tokenizer, keys: tuple[str, ...], digits: str = "12345"):
+        self.tokenizer, self.digits = tokenizer, digits
+        self.parts = ["{" + f'"{keys[0]}": '] + [f', "{k}": ' for k in keys[1:]] + ["}"]
+        self.eos = [t for t in {tokenizer.convert_tokens_to_ids("<|im_end|>"), tokenizer.eos_token_id}
+                    if isinstance(t, int) and t >= 0]
+        self.by_first: dict[str, list[tuple[int, str]]] = {}
+        for i in range(len(tokenizer)):
+            if i in self.eos:
+                continue
+            t = tokenizer.decode([i])
+            if t:
+                self.by_first.setdefault(t[0], []).append((i, t))
+
+    def next_chars(self, text: str) -> set[str] | None:
+        """The characters that may follow ``text``: an empty set when it is a whole answer, None when
+        it is not a prefix of any."""
+        pos = 0
+        for k, lit in enumerate(self.parts):
+            take = text[pos:pos + len(lit)]
+            if not lit.startswith(take):
+                return None
+            if len(take) < len(lit):
+                return {lit[len(take)]}
+            pos += len(lit)
+            if k == len(self.parts) - 1:
+                return set() if pos == len(text) else None
+            if pos == len(text):
+                return set(self.digits)
+            if text[pos] not in self.digits:
+                return None
+            pos += 1
+        return None
+
+    def __call__(self, inputs: dict[str, Any]):
+        start = int(inputs["input_ids"].shape[1])
+
+        def allowed(batch_id: int, ids) -> list[int]:
+            text = self.tokenizer.decode(ids[start:].tolist(), skip_special_tokens=True)
+            nxt = self.next_chars(text)
+            if not nxt:  # complete (or, impossibly, off the grammar): end the answer
+                return self.eos
+            ok = [i for c in nxt for i, t in self.by_first.get(c, ()) if self.next_chars(text + t) is not None]
+            return ok or self.eos
+
+        return allowed
+
+
+class QwenVLRubricJudge(_QwenVL):
+    """``rate(source_frames, edited_frames, instruction, prompt_name) -> {criterion: int 1..5}``.
+
+    A benchmark's judge (OpenVE-Bench, :mod:`ditto_data.evaluation.openve`): one versioned prompt per
+    edit type (the rubric), an answer that must be one JSON object with exactly the criteria as
+    keys and integers in 1..5 (:func:`.vlm_parse.integer`; nothing is read from prose). With
+    ``constrained`` (the default) decoding follows :class:`RubricGrammar`, so the format holds and
+    greedy decoding (``temperature`` 0, the default here) makes the scores reproducible.
+    """
+
+    default_frames = 4
+    default_max_new_tokens = 96
+    default_temperature = 0.0  # a judge: greedy, so the same outputs always get the same scores
+
+    def rate(self, source_frames: np.ndarray, edited_frames: np.ndarray, instruction: str, prompt: Prompt,
+             keys: tuple[str, ...], seed: int = 0) -> dict[str, int]:
+        k = int(self.option("frames", self.default_frames))
+        src, edt = self._images(source_frames, k), self._images(edited_frames, k)
+        user = prompt.render(n_source=len(src), n_edited=len(edt), instruction=instruction)
+        allowed = None
+        if bool(self.option("constrained", True)):
+            self.ensure_loaded()
+            grammar = getattr(self, "_grammar", None)
+            if grammar is None or grammar.parts[0] != "{" + f'"{keys[0]}": ':
+                grammar = self._grammar = RubricGrammar(self.tokenizer, keys)
+            allowed = grammar
+        return self.ask_json(f"rate[{prompt.id}]", src + edt, user, {key: integer(1, 5) for key in keys}, seed,
+                             allowed=allowed)

@@ -72,6 +72,19 @@ def score(lo: float = 0.0, hi: float = 10.0) -> Check:
     return check
 
 
+def integer(lo: int = 1, hi: int = 5) -> Check:
+    """A rubric score: a JSON integer in ``lo..hi``; ``4.0``, ``"4"``, ``true`` and ``4.5`` are refused."""
+
+    def check(v: Any, key: str) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise MalformedAnswer(f"{key!r} must be an integer, got {v!r:.60}")
+        if not lo <= v <= hi:
+            raise MalformedAnswer(f"{key!r} must be within {lo}-{hi}, got {v}")
+        return int(v)
+
+    return check
+
+
 def parse_answer(answer: str, schema: dict[str, Check], optional: tuple[str, ...] = ()) -> dict[str, Any]:
     """The validated object of ``answer``; ``optional`` keys may be absent (they become None)."""
     body = answer.strip()
