@@ -29,7 +29,7 @@ from ..schema import SOURCE
 log = logging.getLogger(__name__)
 
 REJECTED = "rejected"
-TEXT = ("instruction", "caption", "id")  # what the text filter searches
+TEXT = ("instruction", "id")  # what the text filter searches (and a rejection's message)
 FACETS = {"published": ("category",), REJECTED: ("stage", "reason", "kind")}
 DEFAULT_FPS = 20.0  # Ditto-1M's; used only when neither the records nor the source metadata say
 _STRINGS = ("id", "source_id", "category", "kind", "stage", "reason", "message", "instruction", "caption",

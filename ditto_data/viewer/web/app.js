@@ -152,7 +152,7 @@ function matcher(view, q) {
   const tests = [];
   const text = (q.text || "").trim().toLowerCase();
   if (text) {
-    const cols = ["instruction", "caption", "id"].concat(view === "rejected" ? ["message"] : []);
+    const cols = ["instruction", "id"].concat(view === "rejected" ? ["message"] : []);
     tests.push((r) => cols.some((c) => (r[c] || "").toLowerCase().includes(text)));
   }
   for (const [k, v] of Object.entries(q.facets)) if (v) tests.push((r) => r[k] === v);
@@ -224,7 +224,7 @@ function renderTabs(active) {
 function renderFilters() {
   const s = state.summary, q = state.q;
   const box = $("#filters");
-  const text = el("input", { type: "search", id: "filter-text", placeholder: "instruction, caption, id" + (state.view === "rejected" ? ", message" : ""), value: q.text });
+  const text = el("input", { type: "search", id: "filter-text", placeholder: "instruction, id" + (state.view === "rejected" ? ", message" : ""), value: q.text });
   const facets = Object.entries(s.facets).map(([name, values]) => [
     el("label", { for: "facet-" + name }, name),
     el("select", { id: "facet-" + name, "data-facet": name },
