@@ -56,7 +56,7 @@ def read_captions(root: str | Path) -> dict[str, str]:
     return out
 
 
-def triplet_ids(edited_rel: str, source_rel: str) -> tuple[str, str, str]:
+def _ids(edited_rel: str, source_rel: str) -> tuple[str, str, str]:
     """(edit id, source id, category) from metadata paths, tolerant of non-Ditto names."""
     try:
         folder, _, h, n = layout.parse_edited(edited_rel)
@@ -70,7 +70,7 @@ def triplet_ids(edited_rel: str, source_rel: str) -> tuple[str, str, str]:
     return eid, sid, category
 
 
-def first_value(entry: dict[str, Any], keys: Iterable[str]) -> str | None:
+def _first(entry: dict[str, Any], keys: Iterable[str]) -> str | None:
     for k in keys:
         v = entry.get(k)
         if isinstance(v, str) and v:
@@ -119,13 +119,13 @@ def read_triplets(root: str | Path, config: str, check_files: bool = True) -> li
             except ValueError:
                 log.warning("cannot find the source of %s (no source_path); skipped", edited_rel)
                 continue
-        eid, sid, category = triplet_ids(edited_rel, source_rel)
+        eid, sid, category = _ids(edited_rel, source_rel)
         src = layout.resolve_video(root, source_rel) if check_files else layout.video_path(root, source_rel)
         edt = layout.resolve_video(root, edited_rel) if check_files else layout.video_path(root, edited_rel)
         if src is None or edt is None:
             missing.extend(r for r, f in ((source_rel, src), (edited_rel, edt)) if f is None)
             continue
-        ref_rel, depth_rel = first_value(e, REFERENCE_KEYS), first_value(e, DEPTH_KEYS)
+        ref_rel, depth_rel = _first(e, REFERENCE_KEYS), _first(e, DEPTH_KEYS)
         ref = layout.resolve_video(root, ref_rel) if ref_rel else _sibling_png(edt)
         depth = layout.resolve_video(root, depth_rel) if depth_rel else None
         rows.append({

@@ -22,9 +22,8 @@ import pyarrow.compute as pc
 
 from .. import layout
 from ..cards.charts import chart_data, score_values
-from ..loaders.tree import (DEPTH_KEYS, REFERENCE_KEYS, first_value, list_configs, read_captions, read_metadata,
-                            triplet_ids)
-from ..schema import SOURCE
+from ..loaders.tree import DEPTH_KEYS, REFERENCE_KEYS, list_configs, read_captions, read_metadata
+from ..schema import CATEGORIES, SOURCE
 
 log = logging.getLogger(__name__)
 
@@ -150,11 +149,36 @@ def _table(rows: list[dict[str, Any]], scores: list[str]) -> pa.Table:
     cols["num_frames"] = pa.array([r.get("num_frames") for r in rows], pa.int64())
     for s in scores:
         cols[f"s:{s}"] = pa.array([r.get("scores", {}).get(s) for r in rows], pa.float64())
-    t = pa.table(cols)
-    if t.num_rows:
-        t = t.sort_by("id")
-        t = t.set_column(t.schema.get_field_index("i"), "i", pa.array(range(t.num_rows), pa.int64()))
-    return t
+    return _numbered(pa.table(cols))
+
+
+def _numbered(t: pa.Table) -> pa.Table:
+    """Sorted by id, with ``i`` its position: the order pages and static chunks follow."""
+    t = t.sort_by("id") if t.num_rows else t
+    i = pa.array(range(t.num_rows), pa.int64())
+    return t.set_column(t.schema.get_field_index("i"), "i", i) if "i" in t.column_names else t.append_column("i", i)
+
+
+_DITTO_EDITED = r"^[^/]+/(\d{4})/([0-9A-Za-z]+)_\d+\.mp4$"  # layout.source_of_edited's rule, as a regex
+
+
+def _stem(paths: pa.Array) -> pa.Array:
+    """File names without folder and extension, column-wise."""
+    return pc.replace_substring_regex(pc.replace_substring_regex(paths, r"^.*/", ""), r"\.[^.]*$", "")
+
+
+def _column(entries: list[dict[str, Any]], key: str) -> pa.Array:
+    """One key of every metadata entry as strings (anything else becomes null)."""
+    try:
+        return pa.array([e.get(key) for e in entries], pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.array([v if isinstance(v := e.get(key), str) else None for e in entries], pa.string())
+
+
+def _first_column(entries: list[dict[str, Any]], keys: tuple[str, ...]) -> pa.Array:
+    """The first of ``keys`` an entry has (non-empty), column-wise."""
+    cols = [pc.if_else(pc.fill_null(pc.not_equal(c, ""), False), c, None) for c in (_column(entries, k) for k in keys)]
+    return pc.coalesce(*cols)
 
 
 class DatasetIndex:
@@ -178,7 +202,6 @@ class DatasetIndex:
         self.by_id = {r["id"]: r for r in self.records or []}
         self._views: dict[str, View] = {}
         self._captions: dict[str, str] | None = None
-        self._source_facts: dict[str, dict[str, Any]] | None = None
 
     @property
     def view_names(self) -> list[str]:
@@ -193,48 +216,79 @@ class DatasetIndex:
 
     # -- building views ---------------------------------------------------------------------
 
-    def _source_meta(self) -> dict[str, dict[str, Any]]:
-        """fps and frame count of our sources (``videos/source/metadata.parquet``), by source id."""
-        if self._source_facts is None:
-            self._source_facts = {}
-            p = layout.hf_metadata_path(self.root, SOURCE)
-            if p.is_file():
-                import pyarrow.parquet as pq
+    def _source_meta(self) -> pa.Table | None:
+        """id, fps and frame count of our sources (``videos/source/metadata.parquet``)."""
+        p = layout.hf_metadata_path(self.root, SOURCE)
+        if not p.is_file():
+            return None
+        import pyarrow.parquet as pq
 
-                for r in pq.read_table(p, columns=["id", "fps", "num_frames"]).to_pylist():
-                    self._source_facts[r["id"]] = r
-        return self._source_facts
+        return pq.read_table(p, columns=["id", "fps", "num_frames"])
+
+    def _record_columns(self) -> tuple[pa.Array, dict[str, pa.Array], list[str]]:
+        """The build's edit records as columns (ids, fields the page shows, one per score)."""
+        edits = [r for r in self.records or [] if r.get("kind") == "edit"]
+        scores = [score_values(r) for r in edits]
+        names = sorted({k for s in scores for k in s})
+        cols = {
+            "fps": pa.array([(r.get("fields") or {}).get("fps") for r in edits], pa.float64()),
+            "num_frames": pa.array([(r.get("fields") or {}).get("num_frames") for r in edits], pa.int64()),
+            "reference": pa.array([(r.get("artifacts") or {}).get("edited_keyframe") for r in edits], pa.string()),
+            "depth": pa.array([(r.get("artifacts") or {}).get("depth_video") for r in edits], pa.string()),
+            **{f"s:{n}": pa.array([s.get(n) for s in scores], pa.float64()) for n in names},
+        }  # fmt: skip
+        return pa.array([r["id"] for r in edits], pa.string()), cols, names
 
     def _published(self, config: str) -> View:
+        """A metadata file's rows, computed column-wise: a million entries index in seconds.
+
+        Ids and categories follow :func:`ditto_data.loaders.tree.triplet_ids` (the file stem; the
+        first folder without its batch number), a missing source is found by dropping ``_<n>``.
+        """
         if self._captions is None:
             self._captions = read_captions(self.root)
+        entries = read_metadata(self.root, config)
+        edited = _column(entries, "edited_path")
+        keep = pc.fill_null(pc.not_equal(edited, ""), False)
+        entries_t = pa.table({"edited": edited, "source": _column(entries, "source_path"),
+                              "instruction": _column(entries, "instruction"), "caption": _column(entries, "caption"),
+                              "reference": _first_column(entries, REFERENCE_KEYS),
+                              "depth": _first_column(entries, DEPTH_KEYS)}).filter(keep)
+        del entries
+        edited = entries_t["edited"]
+        derived = pc.if_else(pc.match_substring_regex(edited, _DITTO_EDITED),
+                             pc.replace_substring_regex(edited, _DITTO_EDITED, r"source/\1/\2.mp4"), None)
+        source = pc.if_else(pc.fill_null(pc.not_equal(entries_t["source"], ""), False), entries_t["source"], derived)
+        ids = _stem(edited)
+        sids = _stem(pc.fill_null(source, ""))
+        folder = pc.replace_substring_regex(edited, r"/.*$", "")
+        base = pc.replace_substring_regex(folder, r"[0-9]+$", "")
+        category = pc.if_else(pc.is_in(base, pa.array(CATEGORIES)), base, folder)
+        cap_keys = pa.array(list(self._captions), pa.string())
+        captions = pc.take(pa.array(list(self._captions.values()), pa.string()), pc.index_in(sids, cap_keys))
+        rec_ids, rec, scores = self._record_columns()
+        at = pc.index_in(ids, rec_ids)
         facts = self._source_meta()
-        rows = []
-        for e in read_metadata(self.root, config):
-            edited = e.get("edited_path")
-            if not isinstance(edited, str) or not edited:
-                continue
-            source = e.get("source_path")
-            if not source:
-                try:
-                    source = layout.source_of_edited(edited)
-                except ValueError:
-                    source = None
-            eid, sid, category = triplet_ids(edited, source or "")
-            rec = self.by_id.get(eid) or {}
-            f = rec.get("fields") or {}
-            fact = facts.get(sid) or {}
-            rows.append({
-                "id": eid, "source_id": sid, "category": category,
-                "instruction": e.get("instruction") or "", "caption": e.get("caption") or self._captions.get(sid, ""),
-                "source": source, "edited": edited,
-                "reference": first_value(e, REFERENCE_KEYS) or (rec.get("artifacts") or {}).get("edited_keyframe"),
-                "depth": first_value(e, DEPTH_KEYS) or (rec.get("artifacts") or {}).get("depth_video"),
-                "fps": f.get("fps") or fact.get("fps"), "num_frames": f.get("num_frames") or fact.get("num_frames"),
-                "scores": score_values(rec) if rec else {},
-            })  # fmt: skip
-        scores = sorted({s for r in rows for s in r["scores"]})
-        return View(config, _table(rows, scores), scores)
+        fps, frames = pc.take(rec["fps"], at), pc.take(rec["num_frames"], at)
+        if facts is not None:
+            fat = pc.index_in(sids, facts["id"])
+            fps = pc.coalesce(fps, pc.take(facts["fps"].cast(pa.float64()), fat))
+            frames = pc.coalesce(frames, pc.take(facts["num_frames"].cast(pa.int64()), fat))
+        empty = pa.nulls(len(ids), pa.string())
+        cols = {
+            "id": ids, "source_id": sids, "category": category, "kind": empty, "stage": empty, "reason": empty,
+            "message": empty, "instruction": pc.fill_null(entries_t["instruction"], ""),
+            "caption": pc.coalesce(pc.if_else(pc.fill_null(pc.not_equal(entries_t["caption"], ""), False),
+                                              entries_t["caption"], None), captions, ""),
+            "source": source, "edited": edited,
+            "reference": pc.coalesce(entries_t["reference"], pc.take(rec["reference"], at)),
+            "depth": pc.coalesce(entries_t["depth"], pc.take(rec["depth"], at)),
+            "fps": fps, "num_frames": frames,
+            **{f"s:{n}": pc.take(rec[f"s:{n}"], at) for n in scores},
+        }  # fmt: skip
+        scores = [n for n in scores if pc.count(cols[f"s:{n}"]).as_py()]
+        table = pa.table({k: v for k, v in cols.items() if not k.startswith("s:") or k[2:] in scores})
+        return View(config, _numbered(table), scores)
 
     def _rejected(self) -> View:
         rows = []
