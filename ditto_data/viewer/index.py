@@ -303,7 +303,8 @@ class DatasetIndex:
             else:
                 source, edited, reference = a.get("video"), None, None
             rows.append({
-                "id": r["id"], "source_id": r.get("source_id") or r.get("parent_id"), "kind": r["kind"],
+                "id": r["id"], "kind": r["kind"],
+                "source_id": r.get("source_id") or (r.get("parent_id") if r["kind"] == "edit" else None),
                 "category": r.get("category"), "stage": r.get("rejected_by"), "reason": r.get("reason"),
                 "message": r.get("message"), "instruction": f.get("instruction") or "",
                 "caption": f.get("caption") or "", "source": source, "edited": edited, "reference": reference,

@@ -200,7 +200,10 @@ async function route() {
   $("#charts").hidden = true;
   const view = info.views.includes(r.view) ? r.view : info.default_view;
   renderTabs(view);
-  if (view !== state.view) { state.summary = await Data.summary(view); state.view = view; }
+  if (view !== state.view) {
+    $("#rows tbody").replaceChildren();
+    state.summary = await Data.summary(view); state.view = view;
+  }
   const listKey = JSON.stringify([view, r.q, r.page]);
   state.q = r.q; state.page = r.page;
   renderFilters();
@@ -279,14 +282,14 @@ async function loadRows() {
 
 function renderRows() {
   const rejected = state.view === "rejected";
-  const scores = state.summary.scores;
+  const scores = listScores();
   const head = rejected ? ["id", "kind", "stage", "reason"] : ["id", "category", "instruction"];
   $("#rows thead").replaceChildren(el("tr", {}, head.map((h) => el("th", {}, h)),
     scores.map((s) => el("th", { class: "num", title: s }, s.replace(/_/g, " ")))));
   $("#rows tbody").replaceChildren(...state.rows.map((r) => {
     const cells = rejected ? [r.id, r.kind, r.stage, r.reason] : [r.id, r.category, r.instruction];
     return el("tr", { "data-id": r.id, class: r.id === state.id ? "selected" : null, onclick: () => go(state.view, r.id, state.q, state.page) },
-      cells.map((c, i) => el("td", { class: i === cells.length - 1 ? "text" : null }, c || "")),
+      cells.map((c, i) => el("td", { class: i === cells.length - 1 ? "text" : null }, el("div", {}, c || ""))),
       scores.map((s) => el("td", { class: "num" + (failing(s, r.scores[s]) ? " fail" : "") }, fmt(r.scores[s]))));
   }));
   const pages = Math.max(1, Math.ceil(state.total / PAGE_SIZE));
@@ -296,6 +299,14 @@ function renderRows() {
     el("button", { id: "prev", disabled: state.page === 0, onclick: () => go(state.view, "", state.q, state.page - 1) }, "‹ prev"),
     el("span", {}, `page ${state.page + 1} of ${pages.toLocaleString()}`),
     el("button", { id: "next", disabled: state.page + 1 >= pages, onclick: () => go(state.view, "", state.q, state.page + 1) }, "next ›"));
+}
+
+/* The list shows at most three scores: the one sorted by first, then the judge's. */
+function listScores() {
+  const all = state.summary.scores;
+  const clip = ["motion", "dedup_similarity"];
+  const order = [state.q.sort].concat(all.filter((s) => !clip.includes(s)), all.filter((s) => clip.includes(s)));
+  return [...new Set(order.filter((s) => s && all.includes(s)))].slice(0, 3);
 }
 
 function failing(score, v) {
@@ -320,7 +331,8 @@ async function showSample(id) {
   const r = await Data.sample(state.view, id);
   if (!r) { box.replaceChildren(el("div", { class: "error" }, `no sample ${id} in ${state.view}`)); return; }
   const media = r.media || {};
-  const streams = [["source", media.source], ["edited", media.edited], ["depth", media.depth]].filter(([k, p]) => k !== "depth" || p || (r.paths || {}).depth);
+  const named = ["source", "edited", "depth"].filter((k) => (r.paths || {})[k]);  // what the row names
+  const streams = (named.length ? named : ["source"]).map((k) => [k, media[k]]);
   const videos = [];
   const streamEls = streams.map(([name, path]) => {
     if (!path) {
@@ -437,7 +449,7 @@ function svg(tag, attrs, ...children) {
 
 function funnelSvg(steps) {
   const row = 24, labelW = 170, barW = 420, top = Math.max(1, ...steps.map((s) => s.entered));
-  const g = svg("svg", { width: labelW + barW + 190, height: row * steps.length + 10, id: "funnel" });
+  const g = svg("svg", { width: labelW + barW + 420, height: row * steps.length + 10, id: "funnel" });
   steps.forEach((s, i) => {
     const y = 4 + i * row, wp = barW * s.passed / top, wr = barW * s.rejected / top;
     const reasons = Object.entries(s.reasons).map(([k, n]) => `${k} ${n}`).join(", ");
@@ -471,7 +483,7 @@ function histSvg(h) {
     svg("line", { x1: x0, y1: y0, x2: x0, y2: y0 + hh, stroke: "#888" }),
     svg("text", { x: x0 - 4, y: y0 + 4, "text-anchor": "end" }, String(top)),
     svg("text", { x: x0, y: y0 + hh + 14, "text-anchor": "middle" }, fmt(h.lo)),
-    svg("text", { x: x0 + w, y: y0 + hh + 14, "text-anchor": "middle" }, fmt(h.hi)));
+    svg("text", { x: x0 + w, y: y0 + hh + 14, "text-anchor": "end" }, fmt(h.hi)));
   if (h.threshold !== null && h.threshold >= h.lo && h.threshold <= h.hi) {
     const tx = x0 + w * (h.threshold - h.lo) / (h.hi - h.lo);
     g.append(svg("line", { x1: tx, y1: y0 - 4, x2: tx, y2: y0 + hh, stroke: "#222", "stroke-dasharray": "4 3", "stroke-width": 1.5 }),
