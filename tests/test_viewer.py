@@ -209,6 +209,7 @@ def test_a_ditto1m_download_in_the_doubled_layout_is_viewed_without_records(data
                 os.link(dataset / "videos" / src, dst)
         entries.append({"source_path": e["source_path"], "instruction": e["instruction"], "edited_path": edited})
     del entries[0]["source_path"]  # Ditto's rule finds it: drop _<n>
+    entries[1]["depth_path"] = entries[1]["source_path"]  # a depth video, where a dataset has one
     (d / "training_metadata").mkdir()
     (d / "training_metadata" / "global_style.json").write_text(json.dumps(entries))
     shutil.copytree(dataset / "source_video_captions", d / "source_video_captions")
@@ -232,6 +233,8 @@ def test_a_ditto1m_download_in_the_doubled_layout_is_viewed_without_records(data
             t["source_id"], t["category"], t["caption"], t["instruction"])
         assert (d / r["media"]["source"]).resolve() == Path(t["source_video"])
         assert (d / r["media"]["edited"]).resolve() == Path(t["edited_video"])
+    with_depth = next(r for r in page["rows"] if r["id"] == Path(entries[1]["edited_path"]).stem)
+    assert with_depth["media"]["depth"] == with_depth["media"]["source"]
     cat = index.page("global_style", Query(facets={"category": "global_style"}))
     assert cat["total"] == len(entries)
     assert index.page("global_style", Query(facets={"category": "local"}))["total"] == 0
@@ -265,7 +268,10 @@ def test_static_site_holds_the_same_pages_as_the_api(dataset, tmp_path):
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
     with pytest.raises(ValueError, match="inside the dataset"):
         write_static(dataset, dataset / "viewer", progress=False)
-    write_static(dataset, site.dir, progress=False)  # rewriting its own folder is fine
+    from ditto_data.cli import main
+
+    assert main(["view", str(dataset), "--static", str(site.dir), "--quiet"]) == 0  # rewriting its own folder
+    assert main(["view", str(tmp_path / "mine"), "--static", str(tmp_path / "other")]) == 2  # not a dataset
 
 
 def test_the_card_shows_the_funnel_and_score_histograms(dataset):

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 REJECTED = "rejected"
 TEXT = ("instruction", "id")  # what the text filter searches (and a rejection's message)
 FACETS = {"published": ("category",), REJECTED: ("stage", "reason", "kind")}
+SELECTIONS_KEPT = 4
 DEFAULT_FPS = 20.0  # Ditto-1M's; used only when neither the records nor the source metadata say
 _STRINGS = ("id", "source_id", "category", "kind", "stage", "reason", "message", "instruction", "caption",
             "source", "edited", "reference", "depth")
@@ -55,6 +56,7 @@ class View:
         self.name = name
         self.table = table
         self.scores = scores
+        self._selected: dict[str, pa.Table] = {}  # the last few selections: paging on must not sort again
 
     @property
     def facets(self) -> tuple[str, ...]:
@@ -105,6 +107,14 @@ class View:
 
     def select(self, q: Query) -> pa.Table:
         """The rows matching ``q``, in its order (id order unless sorted by a score; missing scores last)."""
+        key = repr((q.text.strip(), sorted(q.facets.items()), sorted(q.ranges.items()), q.sort, q.desc))
+        if key not in self._selected:
+            self._selected[key] = self._select(q)
+            while len(self._selected) > SELECTIONS_KEPT:
+                self._selected.pop(next(iter(self._selected)))
+        return self._selected[key]
+
+    def _select(self, q: Query) -> pa.Table:
         t = self.table
         m = self.mask(q)
         if m is not None:
@@ -167,17 +177,20 @@ def _stem(paths: pa.Array) -> pa.Array:
     return pc.replace_substring_regex(pc.replace_substring_regex(paths, r"^.*/", ""), r"\.[^.]*$", "")
 
 
-def _column(entries: list[dict[str, Any]], key: str) -> pa.Array:
+def _column(entries: list[dict[str, Any]], key: str, present: set[str]) -> pa.Array:
     """One key of every metadata entry as strings (anything else becomes null)."""
+    if key not in present:  # most optional keys are in no entry: skip the copy
+        return pa.nulls(len(entries), pa.string())
     try:
         return pa.array([e.get(key) for e in entries], pa.string())
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return pa.array([v if isinstance(v := e.get(key), str) else None for e in entries], pa.string())
 
 
-def _first_column(entries: list[dict[str, Any]], keys: tuple[str, ...]) -> pa.Array:
+def _first_column(entries: list[dict[str, Any]], keys: tuple[str, ...], present: set[str]) -> pa.Array:
     """The first of ``keys`` an entry has (non-empty), column-wise."""
-    cols = [pc.if_else(pc.fill_null(pc.not_equal(c, ""), False), c, None) for c in (_column(entries, k) for k in keys)]
+    cols = [pc.if_else(pc.fill_null(pc.not_equal(c, ""), False), c, None)
+            for c in (_column(entries, k, present) for k in keys)]
     return pc.coalesce(*cols)
 
 
@@ -202,6 +215,7 @@ class DatasetIndex:
         self.by_id = {r["id"]: r for r in self.records or []}
         self._views: dict[str, View] = {}
         self._captions: dict[str, str] | None = None
+        self._info: dict[str, Any] | None = None
 
     @property
     def view_names(self) -> list[str]:
@@ -248,17 +262,23 @@ class DatasetIndex:
         if self._captions is None:
             self._captions = read_captions(self.root)
         entries = read_metadata(self.root, config)
-        edited = _column(entries, "edited_path")
+        present = set().union(*(e for e in entries if isinstance(e, dict)))  # the keys any entry has
+        entries = [e if isinstance(e, dict) else {} for e in entries]
+        edited = _column(entries, "edited_path", present)
         keep = pc.fill_null(pc.not_equal(edited, ""), False)
-        entries_t = pa.table({"edited": edited, "source": _column(entries, "source_path"),
-                              "instruction": _column(entries, "instruction"), "caption": _column(entries, "caption"),
-                              "reference": _first_column(entries, REFERENCE_KEYS),
-                              "depth": _first_column(entries, DEPTH_KEYS)}).filter(keep)
+        entries_t = pa.table({
+            "edited": edited, "source": _column(entries, "source_path", present),
+            "instruction": _column(entries, "instruction", present), "caption": _column(entries, "caption", present),
+            "reference": _first_column(entries, REFERENCE_KEYS, present),
+            "depth": _first_column(entries, DEPTH_KEYS, present),
+        }).filter(keep)  # fmt: skip
         del entries
         edited = entries_t["edited"]
-        derived = pc.if_else(pc.match_substring_regex(edited, _DITTO_EDITED),
-                             pc.replace_substring_regex(edited, _DITTO_EDITED, r"source/\1/\2.mp4"), None)
-        source = pc.if_else(pc.fill_null(pc.not_equal(entries_t["source"], ""), False), entries_t["source"], derived)
+        source = pc.if_else(pc.fill_null(pc.not_equal(entries_t["source"], ""), False), entries_t["source"], None)
+        if source.null_count:
+            derived = pc.if_else(pc.match_substring_regex(edited, _DITTO_EDITED),
+                                 pc.replace_substring_regex(edited, _DITTO_EDITED, r"source/\1/\2.mp4"), None)
+            source = pc.coalesce(source, derived)
         ids = _stem(edited)
         sids = _stem(pc.fill_null(source, ""))
         folder = pc.replace_substring_regex(edited, r"/.*$", "")
@@ -373,10 +393,12 @@ class DatasetIndex:
 
     def info(self) -> dict[str, Any]:
         """The dataset's name, views and (for our builds) charts: what the page needs first."""
-        return {
-            "name": self.root.name, "views": self.view_names, "default_view": (self.configs or [REJECTED])[0],
-            "has_records": self.records is not None, "charts": chart_data(self.root, self.records),
-        }  # fmt: skip
+        if self._info is None:
+            self._info = {
+                "name": self.root.name, "views": self.view_names, "default_view": (self.configs or [REJECTED])[0],
+                "has_records": self.records is not None, "charts": chart_data(self.root, self.records),
+            }  # fmt: skip
+        return self._info
 
 
 def _inside(root: Path, path: Path) -> bool:
