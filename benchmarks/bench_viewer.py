@@ -77,7 +77,8 @@ def main() -> None:
         gc.collect()
         rss1 = proc.memory_info().rss
         print(f"{args.rows:,} rows ({size / 1e6:.0f} MB of JSON), {args.scores:,} with scores")
-        print(f"baseline json.load of the metadata: {base:.2f} s (one-time pandas import, not counted: {t_import:.1f} s)")
+        print(f"baseline json.load of the metadata: {base:.2f} s "
+              f"(one-time pandas import, not counted: {t_import:.1f} s)")
         print(f"index: records {t_open:.2f} s + view {t_view:.2f} s = {t_open + t_view:.2f} s "
               f"({(t_open + t_view) / base:.2f}x the baseline); RSS +{(rss1 - rss0) / 2**20:.0f} MiB "
               f"(records and table, {view.table.nbytes / 2**20:.0f} MiB of it the Arrow table)")

@@ -50,7 +50,8 @@ def main() -> None:
 
             b.goto(server.url + "#/rejected")
             b.wait_for("document.querySelector('#count').textContent.includes('rejected records')")
-            rows = b.eval("[...document.querySelectorAll('#rows tbody tr')].map(tr => [tr.dataset.id, tr.cells[1].textContent])")
+            rows = b.eval("[...document.querySelectorAll('#rows tbody tr')]"
+                          ".map(tr => [tr.dataset.id, tr.cells[1].textContent])")
             rid = next((i for i, kind in rows if kind != "input"), rows[0][0])
             b.goto(server.url + f"#/rejected/{rid}")
             b.wait_for("!!document.querySelector('#reject-box')")

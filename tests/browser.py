@@ -84,7 +84,8 @@ class Browser:
         """Evaluate in the page (a promise is awaited) and return the value."""
         res = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         if "exceptionDetails" in res:
-            raise BrowserError(f"{expression!r} threw: {res['exceptionDetails'].get('exception', {}).get('description')}")
+            error = res["exceptionDetails"].get("exception", {}).get("description")
+            raise BrowserError(f"{expression!r} threw: {error}")
         return res["result"].get("value")
 
     def wait_for(self, expression: str, timeout: float = 20.0):

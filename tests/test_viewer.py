@@ -202,7 +202,8 @@ def test_a_ditto1m_download_in_the_doubled_layout_is_viewed_without_records(data
     entries = []
     for e in meta:
         edited = e["edited_path"].replace("global_style/", "global_style1/", 1)
-        for rel, src in ((f"global_style1/{edited}", e["edited_path"]), (e["source_path"].replace("source/", "source/source/", 1), e["source_path"])):
+        doubled_source = e["source_path"].replace("source/", "source/source/", 1)
+        for rel, src in ((f"global_style1/{edited}", e["edited_path"]), (doubled_source, e["source_path"])):
             dst = d / "videos" / rel
             dst.parent.mkdir(parents=True, exist_ok=True)
             if not dst.exists():
@@ -316,10 +317,11 @@ def _play_and_check_sync(b) -> None:
                "[...document.querySelectorAll('#detail video')].every(v => v.readyState >= 2)")
     b.eval("document.querySelector('#play').click()")
     t0 = b.eval("[...document.querySelectorAll('#detail video')].map(v => v.currentTime)")
-    b.wait_for(f"[...document.querySelectorAll('#detail video')].every((v, i) => v.currentTime > {json.dumps(t0)}[i] + 0.2)")
+    b.wait_for("[...document.querySelectorAll('#detail video')]"
+               f".every((v, i) => v.currentTime > {json.dumps(t0)}[i] + 0.2)")
     b.eval("document.querySelector('#play').click()")  # pause: every stream lands on the same frame
     b.wait_for("[...document.querySelectorAll('#detail video')].every(v => v.paused)")
-    b.eval("document.querySelector('#seek').value = 5; document.querySelector('#seek').dispatchEvent(new Event('input'))")
+    b.eval("const s = document.querySelector('#seek'); s.value = 5; s.dispatchEvent(new Event('input'))")
     b.wait_for("[...document.querySelectorAll('#detail video')].every(v => Math.abs(v.currentTime - 5.5 / 20) < 1e-3)")
     b.eval("document.querySelector('#step-fwd').click()")
     b.wait_for("document.querySelector('#frame').textContent.startsWith('frame 7 /')")
@@ -335,8 +337,10 @@ def _check_page(b, base: str, dataset: Path) -> None:
 
     # a filter changes the rows, and the URL holds it
     word, expected = _subset_word(meta)
-    b.eval(f"document.querySelector('#filter-text').value = {json.dumps(word)}; document.querySelector('#apply').click()")
-    b.wait_for(f"document.querySelectorAll('#rows tbody tr').length === {len(expected)} && location.hash.includes('q=')")
+    b.eval(f"document.querySelector('#filter-text').value = {json.dumps(word)}; "
+           "document.querySelector('#apply').click()")
+    b.wait_for(f"document.querySelectorAll('#rows tbody tr').length === {len(expected)} "
+               "&& location.hash.includes('q=')")
     assert sorted(_rows(b)) == expected
 
     # a sample: its stable URL, the videos play in sync, frame stepping
@@ -362,7 +366,8 @@ def _check_page(b, base: str, dataset: Path) -> None:
     b.wait_for("!!document.querySelector('#funnel')")
     n_scores = len({k for r in records for k in ((r["fields"].get("scores") or {}).keys())})
     assert b.eval("document.querySelectorAll('svg.hist').length") >= n_scores
-    assert b.eval("document.querySelectorAll('svg.hist[data-score=structure_preservation] line[stroke-dasharray]').length") == 1
+    threshold = "svg.hist[data-score=structure_preservation] line[stroke-dasharray]"
+    assert b.eval(f"document.querySelectorAll('{threshold}').length") == 1
     assert "judge_structure_preservation" in b.eval("document.querySelector('#rejections').textContent")
     assert not b.console, b.console
 

@@ -260,7 +260,8 @@ def write_charts(root: Path, records: list[Record] | None) -> bool:
     from .charts import chart_data, funnel_png, histograms_png
 
     data = chart_data(root, [r.to_dict() for r in records] if records is not None else None)
-    for rel, draw, part in ((layout.FUNNEL_CHART, funnel_png, "funnel"), (layout.SCORES_CHART, histograms_png, "histograms")):
+    charts = ((layout.FUNNEL_CHART, funnel_png, "funnel"), (layout.SCORES_CHART, histograms_png, "histograms"))
+    for rel, draw, part in charts:
         path = root / rel
         if data and data[part]:
             atomic.write_bytes(path, draw(data[part]))
