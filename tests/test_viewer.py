@@ -321,7 +321,7 @@ def _play_and_check_sync(b) -> None:
                f".every((v, i) => v.currentTime > {json.dumps(t0)}[i] + 0.2)")
     b.eval("document.querySelector('#play').click()")  # pause: every stream lands on the same frame
     b.wait_for("[...document.querySelectorAll('#detail video')].every(v => v.paused)")
-    b.eval("const s = document.querySelector('#seek'); s.value = 5; s.dispatchEvent(new Event('input'))")
+    b.eval("{ const s = document.querySelector('#seek'); s.value = 5; s.dispatchEvent(new Event('input')); }")
     b.wait_for("[...document.querySelectorAll('#detail video')].every(v => Math.abs(v.currentTime - 5.5 / 20) < 1e-3)")
     b.eval("document.querySelector('#step-fwd').click()")
     b.wait_for("document.querySelector('#frame').textContent.startsWith('frame 7 /')")
