@@ -370,6 +370,11 @@ def _check_page(b, base: str, dataset: Path) -> None:
     assert b.eval(f"document.querySelectorAll('{threshold}').length") == 1
     assert "judge_structure_preservation" in b.eval("document.querySelector('#rejections').textContent")
     assert not b.console, b.console
+    # nothing came from anywhere but the viewer itself (no CDN, no network)
+    origin = base.split("#")[0].rsplit("/", 1)[0]
+    loaded = b.eval("performance.getEntriesByType('resource').map(e => e.name)")  # empty on file://
+    linked = b.eval("[...document.querySelectorAll('[src], link[href]')].map(e => e.src || e.href)")
+    assert linked and all(u.startswith(origin) for u in loaded + linked), (origin, loaded, linked)
 
 
 def test_page_in_chromium_served(dataset, server, browser):
