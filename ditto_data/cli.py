@@ -294,6 +294,19 @@ def _cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_view(args: argparse.Namespace) -> int:
+    from .viewer import serve, write_static
+
+    if args.static:
+        site = write_static(args.path, args.static, progress=not args.quiet)
+        rows = ", ".join(f"{k}: {v} rows" for k, v in site.rows.items())
+        console.print(f"[bold]viewer:[/bold] {site.dir / 'index.html'}  ({rows}; {site.media} media files linked)")
+        return 0
+    console.print(f"[bold]viewer:[/bold] http://{args.host}:{args.port}/  (Ctrl-C to stop)")
+    serve(args.path, host=args.host, port=args.port)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ditto-data", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -384,6 +397,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--outputs", type=Path, help="--bench: folder of the model's edited videos, named like the sources")
     e.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=_cmd_eval)
+
+    v = sub.add_parser("view", help="look at a dataset in the browser: triplets in sync, filters, rejections, charts")
+    v.add_argument("path", type=Path, help="a dataset folder (a build's --out, or a Ditto-1M download)")
+    v.add_argument("--port", type=int, default=8765, help="port to serve on (default: 8765)")
+    v.add_argument("--host", default="127.0.0.1", help="address to serve on (default: 127.0.0.1, this machine only)")
+    v.add_argument("--static", type=Path, metavar="DIR", help="write the viewer as static files into DIR instead")
+    v.add_argument("--quiet", action="store_true", help="no progress bars")
+    v.set_defaults(func=_cmd_view)
     return p
 
 

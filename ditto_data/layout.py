@@ -19,6 +19,8 @@ CAPTIONS = "source_video_captions"
 DIFFSYNTH = "csvs_for_DiffSynth"
 HF_METADATA = "metadata.parquet"  # videofolder metadata: beside the videos it names (see hf_metadata_path)
 TEASER = "assets/teaser.png"  # the dataset card's image
+FUNNEL_CHART = "assets/funnel.png"  # the card's charts of the build (cards/charts.py)
+SCORES_CHART = "assets/scores.png"
 STATE = ".ditto"  # ledger, work files, build summary: the builder's private state
 CARD = "README.md"
 

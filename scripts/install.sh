@@ -7,10 +7,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRAS=${DITTO_EXTRAS:-test,models,ray,decord}
 
-if ! command -v ffmpeg >/dev/null 2>&1 || ! ldconfig -p | grep -q 'libavcodec\.so'; then
+# chromium: the viewer's browser tests drive Debian's headless Chromium (no browser download)
+if ! command -v ffmpeg >/dev/null 2>&1 || ! ldconfig -p | grep -q 'libavcodec\.so' || ! command -v chromium >/dev/null 2>&1; then
   SUDO=$([ "$(id -u)" = 0 ] && echo "" || echo sudo)
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq ffmpeg chromium >/dev/null
 fi
 
 [ -x .venv/bin/python ] || python3 -m venv .venv

@@ -256,6 +256,33 @@ def _teaser_section(shown: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def write_charts(root: Path, records: list[Record] | None) -> bool:
+    """Write the funnel and score-histogram PNGs (or remove stale ones); whether there are any."""
+    from .charts import chart_data, funnel_png, histograms_png
+
+    data = chart_data(root, [r.to_dict() for r in records] if records is not None else None)
+    charts = ((layout.FUNNEL_CHART, funnel_png, "funnel"), (layout.SCORES_CHART, histograms_png, "histograms"))
+    for rel, draw, part in charts:
+        path = root / rel
+        if data and data[part]:
+            atomic.write_bytes(path, draw(data[part]))
+        else:
+            path.unlink(missing_ok=True)
+    return bool(data and data["funnel"])
+
+
+def _charts_section(root: Path) -> str:
+    lines = []
+    if (root / layout.FUNNEL_CHART).is_file():
+        lines += [f"![records each stage received: passed and rejected]({layout.FUNNEL_CHART})", ""]
+    if (root / layout.SCORES_CHART).is_file():
+        lines += [f"![score histograms: passed, rejected for the score, rejected otherwise; dashed: the threshold]"
+                  f"({layout.SCORES_CHART})", ""]
+    if not lines:
+        return "No build records (`.ditto/records.json`) were found: no charts."
+    return "\n".join(lines + ["Browse the rows, rejections and these charts with `ditto-data view OUT`."])
+
+
 # -- the card ---------------------------------------------------------------------------------
 
 
@@ -312,6 +339,7 @@ def render_card(out_dir: str | Path, records: list[Record] | None = None, licens
         "examples": examples(facts),
         "funnel_table": funnel_table(records, facts),
         "rejections": rejections(records),
+        "charts": _charts_section(root),
         "provenance": provenance(records, facts),
         "license_text": license_text(license),
     }
@@ -344,6 +372,7 @@ def write_card(out_dir: str | Path, records: list[Record] | None = None, license
     license = license or configured_license(root)
     records = load_records(root) if records is None else records
     shown = write_teaser(root, read_facts(root), records)
+    write_charts(root, records)
     path = root / layout.CARD
     atomic.write_text(path, render_card(root, records, license, repo_id, teaser_rows=shown))
     return path
