@@ -164,7 +164,7 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
     if args.dry_run:
         plan = plan_publish(args.out, include_loose_videos=args.include_loose_videos, ignore=args.exclude)
-        validate_card(plan.folder)
+        validate_card(plan.folder, plan)
         t = Table(title=f"would upload to {args.repo_id}")
         t.add_column("file")
         t.add_column("size", justify="right")

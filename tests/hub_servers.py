@@ -95,7 +95,7 @@ class Olah:
         self.log.close()
 
 
-_LFS_NAME = re.compile(r"(\.mp4|\.tar\.gz\.\d+|\.parquet|\.png)$")
+_LFS_NAME = re.compile(r"(\.mp4|\.tar|\.tar\.gz\.\d+|\.parquet|\.png)$")  # as the Hub's .gitattributes
 
 
 class UploadHub:

@@ -45,9 +45,10 @@ def test_card_header_is_valid_and_has_every_config(dataset):
     validate_card(out / "README.md")
     meta = _front_matter((out / "README.md").read_text())
     assert meta["license"] == "other" and meta["license_name"]
+    assert meta["license_link"] == "LICENSE.md" and "export.license" in (out / "LICENSE.md").read_text()
     assert meta["task_categories"] == ["video-to-video"] and meta["size_categories"] == ["n<1K"]
     configs = {c["config_name"]: c for c in meta["configs"]}
-    assert set(configs) == {"global_style", "local", "source"}
+    assert set(configs) == {"global_style", "local", "sim2real", "source"}
     assert configs["global_style"].get("default") is True  # the config with the most triplets
 
 

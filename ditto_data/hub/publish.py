@@ -103,11 +103,14 @@ def _archived_folders(vdir: Path) -> set[str]:
     return names
 
 
-def validate_card(folder: str | Path) -> None:
+def validate_card(folder: str | Path, plan: PublishPlan | None = None) -> None:
     """Validate README.md (``ditto_data.cards.validate_card``, offline) before anything is uploaded.
 
-    The Hub validates it again when the card is committed; failing here instead avoids a publish
-    that uploads terabytes and then stops at the last commit.
+    The card's configs and license link are checked against the files the repo will hold (``plan``'s,
+    by default every file :func:`plan_publish` picks), not the local folder: loose videos of packed
+    folders are not uploaded, so a config reading them would fail on the Hub. The Hub validates the
+    YAML again when the card is committed; failing here avoids a publish that uploads terabytes and
+    then stops at the last commit.
     """
     from ..cards import CardError
     from ..cards import validate_card as check
@@ -116,10 +119,13 @@ def validate_card(folder: str | Path) -> None:
     if not card.is_file():
         log.warning("%s: no dataset card; the repo will have none (write one with `ditto-data card`)", card)
         return
+    plan = plan or plan_publish(folder)
     try:
-        check(card)
+        check(card, files=[f.path for f in plan.files])
     except CardError as e:
-        raise PublishError(f"invalid dataset card {e}") from None
+        hint = ("; run `ditto-data pack` to write the WebDataset shards the configs read"
+                if plan.left_out and "matches no file" in str(e) else "")
+        raise PublishError(f"invalid dataset card {e}{hint}") from None
 
 
 def _batches(files: list[UploadFile], max_files: int, max_bytes: int) -> list[list[UploadFile]]:
@@ -142,7 +148,7 @@ def publish(folder: str | Path, repo_id: str, *, revision: str | None = None, pr
     from huggingface_hub import CommitOperationAdd, HfApi
 
     plan = plan_publish(folder, include_loose_videos=include_loose_videos, ignore=ignore)
-    validate_card(plan.folder)
+    validate_card(plan.folder, plan)
     if not plan.files:
         raise PublishError(f"{plan.folder}: nothing to publish")
     api = HfApi(endpoint=endpoint, token=token)
