@@ -196,7 +196,7 @@ def _add_export(sub) -> None:
     esub = e.add_subparsers(dest="format", required=True)
     w = esub.add_parser("webdataset", help="tar shards of (source.mp4, edited.mp4, json) for streaming")
     w.add_argument("out", type=Path, help="the dataset folder (a build's --out, or a Ditto-1M download)")
-    w.add_argument("--to", type=Path, help="folder for shard-NNNNNN.tar and shards.json (default: OUT/webdataset/CONFIG)")
+    w.add_argument("--to", type=Path, help="folder for shard-NNNNNN.tar and _shards.json, a wids index (default: OUT/webdataset/CONFIG)")
     w.add_argument("--config", default="global_style", help="training_metadata config (default: global_style)")
     w.add_argument("--shard-size", default="1GB", help="close a shard at this size (default: 1GB)")
     w.add_argument("--max-samples", type=int, help="or at this many samples")

@@ -149,6 +149,6 @@ def test_hub_shards_are_plain_webdataset(packed):
         names = tf.getnames()
     key = names[0].split(".")[0]
     assert names[:3] == [f"{key}.json", f"{key}.source.mp4", f"{key}.edited.mp4"]
-    index = json.loads((shard.parent / "shards.json").read_text())
+    index = json.loads((shard.parent / "_shards.json").read_text())
     assert index["__kind__"] == "wids-shard-index-v1" and index["wids_version"] == 1
     assert sum(s["nsamples"] for s in index["shardlist"]) == 3 and len(index["shardlist"]) == 3  # one per sample

@@ -92,7 +92,7 @@ def test_webdataset_broken_shard_and_cli(ours, tmp_path, caplog):
     assert main(["export", "webdataset", str(ours), "--to", str(tmp_path / "w"), "--max-samples", "4",
                  "--quiet"]) == 0
     shards = sorted((tmp_path / "w").glob("*.tar"))
-    assert len(shards) == 2 and (tmp_path / "w" / "shards.json").is_file()
+    assert len(shards) == 2 and (tmp_path / "w" / "_shards.json").is_file()
     data = shards[1].read_bytes()
     shards[1].write_bytes(data[: len(data) // 2])  # truncated mid-member
     ds = StreamingTripletDataset(tmp_path / "w", shuffle=False, **OPTS)

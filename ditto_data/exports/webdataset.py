@@ -6,7 +6,7 @@ A triplet sample is ``<key>.source.mp4``, ``<key>.edited.mp4``, ``<key>.json`` (
 is what ``webdataset``, ``wids``, ``ray.data.read_webdataset`` and the ``datasets`` webdataset builder
 (which turns each ``*.mp4`` member into a ``Video`` column, named by the member's suffix) all expect.
 
-Each shard folder also gets ``shards.json``: a wids shard index (``__kind__``
+Each shard folder also gets ``_shards.json``: a wids shard index (``__kind__``
 ``wids-shard-index-v1``, ``shardlist`` of ``url`` relative to the index, ``nsamples``), with our
 ``config`` and a ``fingerprint`` of the files the shards were made from, so a stale shard set is
 recognised. Shards are deterministic (samples sorted by id, fixed member metadata: mtime 0,
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 #: JSON fields of a triplet sample (file paths are members, not fields)
 JSON_FIELDS = ("id", "source_id", "category", "instruction", "caption", "source_path", "edited_path")
 SOURCE_JSON_FIELDS = ("id", "caption", "path")
-INDEX = "shards.json"
+INDEX = "_shards.json"  # "_": Ray Data skips it when it lists a shard folder; wids reads it
 WIDS_KIND = "wids-shard-index-v1"
 #: the Hub copy of every config: ``webdataset/<config>/<config>-NNNNNN.tar``
 HUB_DIR = "webdataset"
@@ -115,7 +115,7 @@ def write_webdataset(dataset_dir: str | Path, out_dir: str | Path, config: str =
                      shard_size: str | int = DEFAULT_SHARD_SIZE, max_samples: int | None = None,
                      progress: bool = True, prefix: str = "shard", min_shards: int = MIN_SHARDS,
                      rows: list[dict[str, Any]] | None = None) -> list[Path]:
-    """Write ``out_dir/<prefix>-NNNNNN.tar``; returns the shard paths; also writes ``out_dir/shards.json``.
+    """Write ``out_dir/<prefix>-NNNNNN.tar``; returns the shard paths; also writes ``out_dir/_shards.json``.
 
     A shard closes at ``shard_size`` bytes or ``max_samples`` samples, whichever comes first.
     Without ``max_samples`` the cap is chosen so that the config makes at least ``min_shards``
