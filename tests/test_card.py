@@ -93,9 +93,11 @@ def test_cli_card_rerenders_the_same_bytes_and_sets_the_license(dataset):
     r = subprocess.run(cmd + ["--license", "cc-by-4.0"], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     meta = _front_matter((out / "README.md").read_text())
-    assert meta["license"] == "cc-by-4.0" and "license_name" not in meta
+    assert meta["license"] == "cc-by-4.0" and "license_name" not in meta and not (out / "LICENSE.md").exists()
+    licensed = (out / "README.md").read_bytes()
     r = subprocess.run(cmd + ["--license", "not-a-license"], env=env, capture_output=True, text=True)
-    assert r.returncode == 1 and "not a Hub license id" in r.stdout
+    assert r.returncode == 2 and "not a Hub license id" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert (out / "README.md").read_bytes() == licensed  # refused before anything was written
     subprocess.run(cmd, check=True, env=env, capture_output=True)
     assert (out / "README.md").read_bytes() == before
 
