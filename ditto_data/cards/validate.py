@@ -42,13 +42,32 @@ class CardError(ValueError):
     """A card that the Hub (or ``datasets``) would not accept; the message lists every problem."""
 
 
-def card_problems(path: str | Path, files: Iterable[str] | None = None) -> list[str]:
+def hub_tag_lists(endpoint: str | None = None) -> tuple[frozenset[str], frozenset[str]]:
+    """(license ids, task categories) as the Hub lists them (``HfApi.get_dataset_tags``, needs the network).
+
+    ``huggingface_hub`` ships no offline copy of these lists; :data:`HUB_LICENSES` and
+    :data:`VIDEO_TASKS` are ours, and an online validation checks against the Hub's answer instead.
+    """
+    from huggingface_hub import HfApi
+
+    tags = HfApi(endpoint=endpoint).get_dataset_tags()
+
+    def ids(kind: str) -> frozenset[str]:
+        return frozenset(str(t.get("id", "")).split(":", 1)[-1] for t in tags.get(kind, []) if isinstance(t, dict))
+
+    return ids("license"), ids("task_categories")
+
+
+def card_problems(path: str | Path, files: Iterable[str] | None = None,
+                  lists: tuple[frozenset[str], frozenset[str]] | None = None) -> list[str]:
     """Every problem of the card at ``path`` (a README.md), checked offline; empty when valid.
 
     ``files``: the repo paths the card will sit among (``plan_publish``'s list). The configs' data
     files and the ``license_link`` are checked against them instead of the card's folder, since a
     publish leaves out files (loose videos of packed folders, the builder's state) that are on disk.
+    ``lists``: (license ids, task categories) to check against instead of ours (:func:`hub_tag_lists`).
     """
+    licenses_ok, tasks_ok = lists or (HUB_LICENSES, VIDEO_TASKS)
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCard, DatasetCardData
 
@@ -69,7 +88,7 @@ def card_problems(path: str | Path, files: Iterable[str] | None = None) -> list[
     if not licenses:
         problems.append("license: missing")
     for lic in licenses:
-        if lic not in HUB_LICENSES:
+        if lic not in licenses_ok:
             problems.append(f"license: {lic!r} is not a Hub license id")
     if "other" in licenses and not _LICENSE_NAME.match(str(data.get("license_name", ""))):
         problems.append("license_name: required (lowercase, digits, '-' and '.') when license is 'other'")
@@ -80,7 +99,7 @@ def card_problems(path: str | Path, files: Iterable[str] | None = None) -> list[
         problems.append(f"license_link: {link!r} is not a file in the repo")
 
     for task in _as_list(data.get("task_categories")):
-        if task not in VIDEO_TASKS:
+        if task not in tasks_ok:
             problems.append(f"task_categories: {task!r} is not a known Hub task")
     if not data.get("task_categories"):
         problems.append("task_categories: missing")
@@ -110,7 +129,7 @@ def validate_card(path: str | Path, online: bool = False, files: Iterable[str] |
 
     ``files``: see :func:`card_problems`.
     """
-    problems = card_problems(path, files)
+    problems = card_problems(path, files, hub_tag_lists() if online else None)
     if problems:
         raise CardError(f"{path}: " + "; ".join(problems))
     if online:
