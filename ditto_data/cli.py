@@ -210,10 +210,12 @@ def _add_export(sub) -> None:
     e = sub.add_parser("export", help="export a built dataset to another format")
     esub = e.add_subparsers(dest="format", required=True, metavar="FORMAT")
     w = esub.add_parser("webdataset", help="tar shards of (source.mp4, edited.mp4, json) for streaming",
-                        parents=[_common_flags()], description="Write one config as WebDataset tar shards that webdataset, "
+                        parents=[_common_flags()],
+                        description="Write one config as WebDataset tar shards that webdataset, "
                         "wids (through _shards.json), Ray Data and the datasets webdataset builder read.")
     w.add_argument("out", type=existing_dir, help="the dataset folder (a build's --out, or a Ditto-1M download)")
-    w.add_argument("--to", type=Path, help="folder for shard-NNNNNN.tar and _shards.json, a wids index (default: OUT/webdataset/CONFIG)")
+    w.add_argument("--to", type=Path,
+                   help="folder for shard-NNNNNN.tar and _shards.json, a wids index (default: OUT/webdataset/CONFIG)")
     w.add_argument("--config", default="global_style", help="training_metadata config (default: global_style)")
     w.add_argument("--shard-size", default="1GB", help="close a shard at this size (default: 1GB)")
     w.add_argument("--max-samples", type=int, help="or at this many samples (default: what makes at least 8 shards, "
@@ -432,7 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=_cmd_convert)
 
     e = sub.add_parser("eval", help="CLIP-T, CLIP-F and VLM score of edited videos (the paper's table)")
-    e.add_argument("path", type=existing_path, help="CSV/JSON of source,instruction,edited; a folder with triplets.csv; "
+    e.add_argument("path", type=existing_path,
+                   help="CSV/JSON of source,instruction,edited; a folder with triplets.csv; "
                    "or a dataset folder (training_metadata/*.json)")
     e.add_argument("--clip-model", default="openai/clip-vit-large-patch14", help="CLIP model: local folder or Hub id")
     e.add_argument("--vlm-model", help="Qwen2.5-VL model for the VLM score (mean of the judge's four 0-10 scores)")

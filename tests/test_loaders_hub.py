@@ -62,9 +62,10 @@ print(json.dumps([{"id": r["id"], "category": r["category"], "instruction": r["i
 def test_sim2real_loads_from_a_ditto1m_download(tmp_path, media_dir):
     """Ditto-1M's sim2real.json: reversed triplets, a stylised video (in an upload batch) as the source."""
     tree, _ = make_ditto_tree(tmp_path / "src", media_dir)
-    entries = [{"source_path": "global_style1/0000/a1b2c3d4e5f60718_1.mp4", "instruction": "Turn it into the real domain.",
+    back = "Turn it into the real domain."
+    entries = [{"source_path": "global_style1/0000/a1b2c3d4e5f60718_1.mp4", "instruction": back,
                 "edited_path": "source/0000/a1b2c3d4e5f60718.mp4"},
-               {"source_path": "global_style2/0000/0f1e2d3c4b5a6978_1.mp4", "instruction": "Turn it into the real domain.",
+               {"source_path": "global_style2/0000/0f1e2d3c4b5a6978_1.mp4", "instruction": back,
                 "edited_path": "source/0000/0f1e2d3c4b5a6978.mp4"}]
     (tree / "training_metadata" / "sim2real.json").write_text(json.dumps(entries))
     git_repo_from_tree(tree, tmp_path / "mirrors" / "datasets" / REPO_ID)

@@ -203,7 +203,8 @@ def write_hub_shards(root: str | Path, shard_size: str | int = DEFAULT_SHARD_SIZ
                      configs: list[str] | None = None) -> dict[str, tuple[str, list[Path]]]:
     """Write ``webdataset/<config>/`` for every config with samples; unchanged ones are kept.
 
-    Returns config -> (``written`` or ``unchanged``, shard paths). Shard folders of configs that no longer have samples are removed.
+    Returns config -> (``written`` or ``unchanged``, shard paths). Shard folders of configs that no
+    longer have samples are removed.
     """
     root = Path(root)
     limit = parse_size(shard_size)
@@ -221,7 +222,8 @@ def write_hub_shards(root: str | Path, shard_size: str | int = DEFAULT_SHARD_SIZ
             continue
         idx = _index(folder)
         same = idx and (idx.get("shard_size"), idx.get("max_samples")) == (limit, samples_per_shard(len(rows)))
-        if same and idx.get("fingerprint") == fingerprint(rows) and all((folder / s["url"]).is_file() for s in idx["shardlist"]):
+        present = idx and all((folder / s["url"]).is_file() for s in idx["shardlist"])
+        if same and present and idx.get("fingerprint") == fingerprint(rows):
             log.info("%s: WebDataset shards unchanged", config)
             out[config] = "unchanged", [folder / s["url"] for s in idx["shardlist"]]
             continue
