@@ -103,7 +103,7 @@ def hf_configs(counts: dict[str, int], shards: dict[str, list[str]] | None = Non
         if not counts.get(cat):
             continue
         if shards.get(cat):
-            configs.append({"config_name": cat, "data_files": [{"split": SPLIT, "path": hub_pattern(cat)}]})
+            configs.append({"config_name": cat, "data_files": [{"split": SPLIT, "path": hub_pattern(shards[cat])}]})
             continue
         folders = [f"{v}/{SOURCE}/*/*.mp4", f"{v}/{SIM2REAL_FROM if cat == SIM2REAL else cat}/*/*.mp4"]
         configs.append({
@@ -112,7 +112,7 @@ def hf_configs(counts: dict[str, int], shards: dict[str, list[str]] | None = Non
             "filters": [["category", "==", cat]],
         })  # fmt: skip
     if counts.get(SOURCE):
-        path = hub_pattern(SOURCE) if shards.get(SOURCE) else [meta_src, f"{v}/{SOURCE}/*/*.mp4"]
+        path = hub_pattern(shards[SOURCE]) if shards.get(SOURCE) else [meta_src, f"{v}/{SOURCE}/*/*.mp4"]
         configs.append({"config_name": SOURCE, "data_files": [{"split": SPLIT, "path": path}]})
     if configs:
         i = max(range(len(configs)), key=lambda j: (configs[j]["config_name"] not in (SOURCE, SIM2REAL),

@@ -36,7 +36,7 @@ from tqdm.auto import tqdm
 
 from ..atomic import atomic_path, write_json
 from ..loaders.tree import DatasetReadError, list_configs, read_sources, read_triplets
-from ..schema import CATEGORIES, SIM2REAL, SOURCE
+from ..schema import SIM2REAL, SOURCE, ordered_categories
 from ..units import parse_size
 
 log = logging.getLogger(__name__)
@@ -177,18 +177,20 @@ def write_webdataset(dataset_dir: str | Path, out_dir: str | Path, config: str =
 
 
 def hub_configs(root: str | Path) -> list[str]:
-    """Configs a dataset publishes: triplet categories with metadata, ``sim2real``, ``source``."""
-    have = set(list_configs(root))
-    return [c for c in (*CATEGORIES, SIM2REAL) if c in have] + [SOURCE]
+    """Configs a dataset publishes: every ``training_metadata/<config>.json`` (categories, ``sim2real``), ``source``."""
+    have = [c for c in list_configs(root) if c != SOURCE]
+    return [c for c in ordered_categories(have) if c != SIM2REAL] + ([SIM2REAL] if SIM2REAL in have else []) + [SOURCE]
 
 
 def hub_shard_dir(root: str | Path, config: str) -> Path:
     return Path(root) / HUB_DIR / config
 
 
-def hub_pattern(config: str) -> str:
-    """The card's ``data_files`` pattern of a config's Hub shards (relative to the repo root)."""
-    return f"{HUB_DIR}/{config}/{config}-*.tar"
+def hub_pattern(shards: list[str]) -> str:
+    """The card's ``data_files`` pattern matching a config's shards (paths relative to the repo root):
+    ``webdataset/<config>/<config>-*.tar`` for the ones :func:`write_hub_shards` makes."""
+    folder, name = shards[0].rsplit("/", 1)
+    return f"{folder}/{name.rsplit('-', 1)[0]}-*.tar"
 
 
 def _index(folder: Path) -> dict[str, Any] | None:
