@@ -25,7 +25,7 @@ DESCRIPTION = """\
 Build, fetch, load and publish instruction-based video-editing datasets of the Ditto-1M kind:
 (source video, instruction, edited video) triplets. Run `ditto-data COMMAND -h` for a command's options."""
 EPILOG = """\
-exit status: 0 done, 1 the work failed, 2 bad command line or config, 130 interrupted.
+exit status: 0 done, 1 the work failed, 2 bad command line, config or input, 130 interrupted.
 -v/--verbose goes before or after the command."""
 
 
@@ -482,20 +482,26 @@ def configure_logging(verbose: bool) -> None:
 
 
 def exit_status(e: BaseException) -> int | None:
-    """The exit status of an expected error (2: command line or config, 1: the work failed); None for a bug."""
+    """The exit status of an expected error; None for a bug (Python's traceback, status 1).
+
+    1: the work failed (an archive, the Hub, a video, the card, the disk). 2: what was asked cannot be
+    done as given (the command line, the config, a folder that is not a dataset, a value out of range).
+    """
+    from huggingface_hub.errors import HfHubHTTPError
+
     from .builders.config import ConfigError
     from .builders.sources import NoVideosError
+    from .cards import CardError
+    from .hub import HubError
+    from .video import VideoError
 
     if isinstance(e, (UsageError, ConfigError, NoVideosError)):
         return 2
-    from huggingface_hub.errors import HfHubHTTPError
-
-    from .cards import CardError
-    from .hub import HubError
-    from .loaders.tree import DatasetReadError
-    from .video import VideoError
-
-    if isinstance(e, (HubError, HfHubHTTPError, CardError, DatasetReadError, VideoError, OSError, ValueError)):
+    if isinstance(e, (HubError, HfHubHTTPError, CardError, VideoError)):
+        return 1
+    if isinstance(e, (FileNotFoundError, NotADirectoryError, ValueError)):
+        return 2
+    if isinstance(e, OSError):
         return 1
     return None
 
