@@ -1,16 +1,52 @@
-"""The ``ditto-data`` command: parses arguments and calls the library. No logic lives here."""
+"""The ``ditto-data`` command: parses arguments and calls the library. No logic lives here.
+
+Exit status: 0 done, 1 the work failed (a bad archive, an HTTP error, unreadable data), 2 the
+command line or config is wrong (argparse's own status), 130 interrupted. An expected error is one
+line on stderr; ``-v`` adds its traceback. Logging goes to the ``ditto_data`` logger only, so other
+libraries' INFO lines stay out.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+import traceback
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
+from . import __version__
+
 console = Console(stderr=False)
+PROG = "ditto-data"
+DESCRIPTION = """\
+Build, fetch, load and publish instruction-based video-editing datasets of the Ditto-1M kind:
+(source video, instruction, edited video) triplets. Run `ditto-data COMMAND -h` for a command's options."""
+EPILOG = """\
+exit status: 0 done, 1 the work failed, 2 bad command line, config or input, 130 interrupted.
+-v/--verbose goes before or after the command."""
+
+
+class UsageError(Exception):
+    """A command line that cannot be run as given (exit status 2), found before anything is written."""
+
+
+def existing_dir(value: str) -> Path:
+    """argparse type: a folder that exists (checked while parsing, before any command runs)."""
+    p = Path(value)
+    if not p.is_dir():
+        raise argparse.ArgumentTypeError(f"{value}: no such folder")
+    return p
+
+
+def existing_path(value: str) -> Path:
+    """argparse type: a file or folder that exists."""
+    p = Path(value)
+    if not p.exists():
+        raise argparse.ArgumentTypeError(f"{value}: no such file or folder")
+    return p
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -48,16 +84,15 @@ def _print_build_summary(result) -> None:
 
 
 def _cmd_card(args: argparse.Namespace) -> int:
-    from .cards import CardError, validate_card, write_card
+    from .cards import validate_card, write_card
+    from .cards.validate import HUB_LICENSES
 
     if not args.out.is_dir():
-        raise NotADirectoryError(f"{args.out} is not a dataset folder")
+        raise UsageError(f"{args.out} is not a dataset folder")
+    if args.license and args.license not in HUB_LICENSES:
+        raise UsageError(f"--license {args.license!r} is not a Hub license id (e.g. cc-by-4.0, apache-2.0, other)")
     path = write_card(args.out, license=args.license, repo_id=args.repo_id)
-    try:
-        validate_card(path, online=args.online)
-    except CardError as e:
-        console.print(f"[red]invalid card:[/red] {e}")
-        return 1
+    validate_card(path, online=args.online)
     console.print(f"[bold]card:[/bold] {path} (valid)")
     return 0
 
@@ -75,24 +110,6 @@ def _size(n: int | None) -> str:
     return str(n)
 
 
-def _hub_errors(fn):
-    """Show the hub's errors (bad part, bad card, HTTP errors) as one clear line, exit status 1."""
-
-    def run(args: argparse.Namespace) -> int:
-        from huggingface_hub.errors import HfHubHTTPError
-
-        from .hub import HubError
-
-        try:
-            return fn(args)
-        except (HubError, HfHubHTTPError, ValueError) as e:
-            console.print(f"[red]error:[/red] {e}", markup=True, highlight=False)
-            return 1
-
-    return run
-
-
-@_hub_errors
 def _cmd_download(args: argparse.Namespace) -> int:
     from .hub import download, extract, plan_download
 
@@ -135,7 +152,6 @@ def _print_extract(report) -> int:
     return 1 if report.refused else 0
 
 
-@_hub_errors
 def _cmd_extract(args: argparse.Namespace) -> int:
     from .hub import extract
 
@@ -144,12 +160,12 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     return _print_extract(report)
 
 
-@_hub_errors
 def _cmd_pack(args: argparse.Namespace) -> int:
     from .hub import pack
 
-    results = pack(args.out, args.part_size, folders=args.folder, compresslevel=args.level, progress=not args.quiet)
-    t = Table(title=f"split archives in {args.out / 'videos'}")
+    results = pack(args.out, args.part_size, folders=args.folder, compresslevel=args.level, progress=not args.quiet,
+                   webdataset=not args.no_webdataset, shard_size=args.shard_size)
+    t = Table(title=f"packed in {args.out}")
     for c in ("folder", "status", "files", "parts", "size"):
         t.add_column(c, justify="left" if c in ("folder", "status") else "right")
     for r in results:
@@ -158,13 +174,12 @@ def _cmd_pack(args: argparse.Namespace) -> int:
     return 0
 
 
-@_hub_errors
 def _cmd_publish(args: argparse.Namespace) -> int:
     from .hub import plan_publish, publish, validate_card
 
     if args.dry_run:
         plan = plan_publish(args.out, include_loose_videos=args.include_loose_videos, ignore=args.exclude)
-        validate_card(plan.folder)
+        validate_card(plan.folder, plan)
         t = Table(title=f"would upload to {args.repo_id}")
         t.add_column("file")
         t.add_column("size", justify="right")
@@ -193,13 +208,18 @@ def _cmd_export_webdataset(args: argparse.Namespace) -> int:
 
 def _add_export(sub) -> None:
     e = sub.add_parser("export", help="export a built dataset to another format")
-    esub = e.add_subparsers(dest="format", required=True)
-    w = esub.add_parser("webdataset", help="tar shards of (source.mp4, edited.mp4, json) for streaming")
-    w.add_argument("out", type=Path, help="the dataset folder (a build's --out, or a Ditto-1M download)")
-    w.add_argument("--to", type=Path, help="folder for shard-NNNNNN.tar and shards.json (default: OUT/webdataset/CONFIG)")
+    esub = e.add_subparsers(dest="format", required=True, metavar="FORMAT")
+    w = esub.add_parser("webdataset", help="tar shards of (source.mp4, edited.mp4, json) for streaming",
+                        parents=[_common_flags()],
+                        description="Write one config as WebDataset tar shards that webdataset, "
+                        "wids (through _shards.json), Ray Data and the datasets webdataset builder read.")
+    w.add_argument("out", type=existing_dir, help="the dataset folder (a build's --out, or a Ditto-1M download)")
+    w.add_argument("--to", type=Path,
+                   help="folder for shard-NNNNNN.tar and _shards.json, a wids index (default: OUT/webdataset/CONFIG)")
     w.add_argument("--config", default="global_style", help="training_metadata config (default: global_style)")
     w.add_argument("--shard-size", default="1GB", help="close a shard at this size (default: 1GB)")
-    w.add_argument("--max-samples", type=int, help="or at this many samples")
+    w.add_argument("--max-samples", type=int, help="or at this many samples (default: what makes at least 8 shards, "
+                   "so DataLoader workers each read whole shards)")
     w.add_argument("--quiet", action="store_true", help="no progress bar")
     w.set_defaults(func=_cmd_export_webdataset)
 
@@ -214,8 +234,7 @@ def _cmd_eval_openve(args: argparse.Namespace) -> int:
         res = evaluate_openve(args.path, args.outputs, args.vlm_model, device=args.device, max_frames=args.max_frames,
                               out_json=args.json, progress=not args.quiet)
     except BenchError as e:
-        console.print(f"[red]error:[/red] {e}")
-        return 2
+        raise UsageError(str(e)) from e
     short = {"instruction_compliance": "IC", "consistency_detail_fidelity": "CDF", "visual_quality_stability": "VQS"}
     console.print("  ".join(f"{short[c]}: {LABELS[c]}" for c in CRITERIA) + "; score: mean of the three")
     cols = [short[c] for c in CRITERIA] + ["score"]
@@ -249,9 +268,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     try:
         result = evaluate(args.path, clip_model=args.clip_model, max_frames=args.max_frames,
                           vlm_model=args.vlm_model, device=args.device, out_json=args.json, progress=not args.quiet)
-    except TripletError as e:
-        console.print(f"[red]error:[/red] {e}")
-        return 2
+    except TripletError as e:  # the PATH argument names no readable triplets
+        raise UsageError(str(e)) from e
     t = Table(title=f"edit quality ({result.config['scale']})")
     for c in ("category", "samples", "CLIP-T", "CLIP-F", "VLM"):
         t.add_column(c, justify="left" if c == "category" else "right")
@@ -271,8 +289,7 @@ def _cmd_convert(args: argparse.Namespace) -> int:
         s = convert(args.src, args.to, args.description, args.config, webdataset=args.webdataset,
                     license=args.license, progress=not args.quiet)
     except DescriptionError as e:
-        console.print(f"[red]description does not fit:[/red] {e}", highlight=False)
-        return 2
+        raise UsageError(f"description does not fit: {e}") from e
     t = Table(title=f"{s.dataset} -> {args.to} (rows per config)")
     t.add_column("config")
     t.add_column("rows", justify="right")
@@ -307,13 +324,39 @@ def _cmd_view(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ditto-data", description=__doc__)
-    p.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
-    sub = p.add_subparsers(dest="command", required=True)
+def _global_flags(p: argparse.ArgumentParser, top: bool) -> None:
+    """Flags accepted before or after the command: on a command they leave the value parsed before it."""
+    default = False if top else argparse.SUPPRESS
+    p.add_argument("-v", "--verbose", action="store_true", default=default,
+                   help="log debug messages, and show the traceback of an error")
 
-    b = sub.add_parser("build", help="build a Ditto-style dataset from a folder of videos")
-    b.add_argument("--input", required=True, type=Path, help="folder of source videos (searched recursively)")
+
+def _common_flags() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _global_flags(common, top=False)
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _global_flags(p, top=True)
+    common = _common_flags()
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add = sub.add_parser
+
+    def add_parser(name: str, **kw):
+        kw.setdefault("description", kw.get("help", "")[:1].upper() + kw.get("help", "")[1:] + ".")
+        return _add(name, parents=[common], **kw)
+
+    sub.add_parser = add_parser  # every command takes the global flags too
+
+    b = sub.add_parser("build", help="build a Ditto-style dataset from a folder of videos",
+                       description="Build a dataset from the videos under --input, through curation, captions, "
+                       "instructions, edit generation, judging and export, into --out. Re-running resumes: "
+                       "finished work is not done again. Stages and thresholds are set in the YAML --config.")
+    b.add_argument("--input", required=True, type=existing_dir, help="folder of source videos (searched recursively)")
     b.add_argument("--out", required=True, type=Path, help="output dataset folder (resumable)")
     b.add_argument("--config", type=Path, help="YAML build config (stages, backends, thresholds, seed)")
     b.add_argument("--workers", type=int, help="worker threads for CPU stages (default: CPU count)")
@@ -323,7 +366,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(func=_cmd_build)
 
     c = sub.add_parser("card", help="render and validate a built dataset's README.md (card) and teaser image")
-    c.add_argument("out", type=Path, help="the dataset folder (a build's --out)")
+    c.add_argument("out", type=existing_dir, help="the dataset folder (a build's --out)")
     c.add_argument("--license", help="Hub license id (default: the build config's export.license, else 'other')")
     c.add_argument("--repo-id", default="ORG/DATASET", help="Hub repo id named in the download instructions")
     c.add_argument("--online", action="store_true", help="also validate with the Hub's API (needs network)")
@@ -346,23 +389,29 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=_cmd_download)
 
     e = sub.add_parser("extract", help="extract <name>.tar.gz.NN split archives into DIR/videos")
-    e.add_argument("dir", type=Path, help="dataset folder (or its videos/ folder)")
+    e.add_argument("dir", type=existing_dir, help="dataset folder (or its videos/ folder)")
     e.add_argument("--only", action="append", metavar="NAME", help="extract only this archive (repeatable)")
     e.add_argument("--no-repair", action="store_true", help="leave videos/<x>/<x>/ folders as they are")
     e.add_argument("--delete-parts", action="store_true", help="delete each archive's parts once it is extracted")
     e.add_argument("--quiet", action="store_true", help="no progress bars")
     e.set_defaults(func=_cmd_extract)
 
-    k = sub.add_parser("pack", help="write a built dataset's video folders as Ditto-1M split archives")
-    k.add_argument("out", type=Path, help="dataset folder")
+    k = sub.add_parser("pack", help="write what a Hub upload needs: split archives and WebDataset shards",
+                       description="Write each videos/<folder> as Ditto-1M split archives (<folder>.tar.gz.NN, for "
+                       "Ditto-1M's tools and `download --extract`) and each config as WebDataset shards "
+                       "(webdataset/<config>/, which stock `load_dataset` streams from the Hub), then point the "
+                       "card's configs at the shards.")
+    k.add_argument("out", type=existing_dir, help="dataset folder")
     k.add_argument("--part-size", default="2GB", help="size of each part, e.g. 2GB, 500MB, 1GiB (default: 2GB)")
     k.add_argument("--folder", action="append", metavar="NAME", help="pack only videos/NAME (repeatable)")
     k.add_argument("--level", type=int, default=1, help="gzip level (default 1: videos hardly compress)")
+    k.add_argument("--shard-size", default="1GB", help="WebDataset shard size (default: 1GB, and at least 8 shards)")
+    k.add_argument("--no-webdataset", action="store_true", help="split archives only")
     k.add_argument("--quiet", action="store_true", help="no progress bars")
     k.set_defaults(func=_cmd_pack)
 
     u = sub.add_parser("publish", help="upload a dataset folder to a Hub dataset repo (resumable)")
-    u.add_argument("out", type=Path, help="dataset folder")
+    u.add_argument("out", type=existing_dir, help="dataset folder")
     u.add_argument("--repo-id", required=True, help="dataset repo to create or update, e.g. me/my-ditto")
     u.add_argument("--revision", help="branch to commit to (default: main)")
     u.add_argument("--private", action="store_true", help="create the repo private")
@@ -385,7 +434,8 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=_cmd_convert)
 
     e = sub.add_parser("eval", help="CLIP-T, CLIP-F and VLM score of edited videos (the paper's table)")
-    e.add_argument("path", type=Path, help="CSV/JSON of source,instruction,edited; a folder with triplets.csv; "
+    e.add_argument("path", type=existing_path,
+                   help="CSV/JSON of source,instruction,edited; a folder with triplets.csv; "
                    "or a dataset folder (training_metadata/*.json)")
     e.add_argument("--clip-model", default="openai/clip-vit-large-patch14", help="CLIP model: local folder or Hub id")
     e.add_argument("--vlm-model", help="Qwen2.5-VL model for the VLM score (mean of the judge's four 0-10 scores)")
@@ -399,7 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=_cmd_eval)
 
     v = sub.add_parser("view", help="look at a dataset in the browser: triplets in sync, filters, rejections, charts")
-    v.add_argument("path", type=Path, help="a dataset folder (a build's --out, or a Ditto-1M download)")
+    v.add_argument("path", type=existing_dir, help="a dataset folder (a build's --out, or a Ditto-1M download)")
     v.add_argument("--port", type=int, default=8765, help="port to serve on (default: 8765)")
     v.add_argument("--host", default="127.0.0.1", help="address to serve on (default: 127.0.0.1, this machine only)")
     v.add_argument("--static", type=Path, metavar="DIR", help="write the viewer as static files into DIR instead")
@@ -408,20 +458,75 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s")
-    from .builders.config import ConfigError
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (test runners and notebooks swap it)."""
 
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def configure_logging(verbose: bool) -> None:
+    """Log to stderr through the ``ditto_data`` logger only: the root logger is left alone, so other
+    libraries' INFO lines stay out (their warnings still reach Python's last-resort handler)."""
+    pkg = logging.getLogger("ditto_data")
+    if not any(isinstance(h, _StderrHandler) for h in pkg.handlers):
+        h = _StderrHandler()
+        h.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        pkg.addHandler(h)
+    pkg.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def exit_status(e: BaseException) -> int | None:
+    """The exit status of an expected error; None for a bug (Python's traceback, status 1).
+
+    1: the work failed (an archive, the Hub, a video, the card, the disk). 2: what was asked cannot be
+    done as given (the command line, the config, a folder that is not a dataset, a value out of range).
+    """
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from .builders.config import ConfigError
+    from .builders.sources import NoVideosError
+    from .cards import CardError
+    from .hub import HubError
+    from .video import VideoError
+
+    if isinstance(e, (UsageError, ConfigError, NoVideosError)):
+        return 2
+    if isinstance(e, (HubError, HfHubHTTPError, CardError, VideoError)):
+        return 1
+    if isinstance(e, (FileNotFoundError, NotADirectoryError, ValueError)):
+        return 2
+    if isinstance(e, OSError):
+        return 1
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, --version (0) or a malformed command line (2, said on stderr)
+        return int(e.code or 0)
+    configure_logging(args.verbose)
     try:
         return args.func(args)
-    except ConfigError as e:
-        console.print(f"[red]bad config:[/red] {e}")
-        return 2
-    except (FileNotFoundError, NotADirectoryError, ValueError) as e:
-        console.print(f"[red]error:[/red] {e}")
-        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+    except Exception as e:  # noqa: BLE001 - the one place errors become exit statuses
+        status = exit_status(e)
+        if status is None:
+            raise  # a bug: Python's traceback and status 1
+        if args.verbose:
+            traceback.print_exc()
+        msg = " ".join(str(e).split()) or type(e).__name__
+        sys.stderr.write(f"{PROG}: error: {msg}\n")
+        return status
 
 
 if __name__ == "__main__":

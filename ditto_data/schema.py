@@ -15,6 +15,9 @@ from typing import Any
 #: Edit categories of Ditto-1M (folders under ``videos/``); ``source`` holds the source clips.
 CATEGORIES: tuple[str, ...] = ("local", "global_style", "global_freeform")
 SOURCE = "source"
+#: Ditto-1M's reversed config: a global_style video as the source, its real clip as the target.
+SIM2REAL = "sim2real"
+SIM2REAL_INSTRUCTION = "Turn it into the real domain."
 
 #: Record kinds, in lineage order: a raw input file, a standardized source clip, an edit of a clip.
 INPUT, CLIP, EDIT = "input", "clip", "edit"

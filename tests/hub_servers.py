@@ -3,8 +3,8 @@
 - :class:`Olah`: the real olah server (PyPI) in offline mode, serving git repos laid out as
   ``<mirrors>/datasets/<org>/<name>`` (plain blobs, no LFS) through the Hub's HTTP API.
 - :class:`UploadHub`: a small upload endpoint implementing just the Hub routes that
-  ``huggingface_hub``'s real upload path calls without Xet (create repo, validate-yaml, preupload,
-  LFS batch + basic PUT, commit, repo info). It commits what it receives into a git repo under
+  ``huggingface_hub``'s real upload path calls without Xet (create repo, validate-yaml, paths-info,
+  preupload, LFS batch + basic PUT, commit, repo info). It commits what it receives into a git repo under
   the same mirrors layout, so olah can serve it back for a round trip. Every request is recorded.
 """
 
@@ -95,7 +95,7 @@ class Olah:
         self.log.close()
 
 
-_LFS_NAME = re.compile(r"(\.mp4|\.tar\.gz\.\d+|\.parquet|\.png)$")
+_LFS_NAME = re.compile(r"(\.mp4|\.tar|\.tar\.gz\.\d+|\.parquet|\.png)$")  # as the Hub's .gitattributes
 
 
 class UploadHub:
@@ -179,6 +179,7 @@ class UploadHub:
                 ("POST", r"^/api/repos/create$", self._create_repo),
                 ("POST", r"^/api/validate-yaml$", self._validate_yaml),
                 ("POST", r"^/api/datasets/(?P<repo>[^/]+/[^/]+)/preupload/(?P<rev>[^/]+)$", self._preupload),
+                ("POST", r"^/api/datasets/(?P<repo>[^/]+/[^/]+)/paths-info/(?P<rev>[^/]+)$", self._paths_info),
                 ("POST", r"^/datasets/(?P<repo>[^/]+/[^/]+)\.git/info/lfs/objects/batch$", self._lfs_batch),
                 ("PUT", r"^/lfs-upload/(?P<oid>[0-9a-f]{64})$", self._lfs_put),
                 ("POST", r"^/api/datasets/(?P<repo>[^/]+/[^/]+)/commit/(?P<rev>[^/]+)$", self._commit),
@@ -236,6 +237,25 @@ class UploadHub:
             files.append({"path": f["path"], "uploadMode": "lfs" if lfs else "regular", "shouldIgnore": False,
                           "oid": oid})
         return 200, {"files": files, "commitOid": git(d, "rev-parse", "HEAD")}
+
+    def _paths_info(self, body: bytes, repo: str, rev: str):
+        from urllib.parse import parse_qs
+
+        d = self.repo_dir(repo)
+        if not d.exists():
+            return 404, {"error": "Repository not found"}
+        out = []
+        for path in parse_qs(body.decode()).get("paths", []):
+            f = d / path
+            if not f.is_file():
+                continue
+            data = f.read_bytes()
+            entry = {"type": "file", "path": path, "size": len(data),
+                     "oid": hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()}
+            if _LFS_NAME.search(path) or len(data) > 64 * 1024:
+                entry["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
+            out.append(entry)
+        return 200, out
 
     def _lfs_batch(self, body: bytes, repo: str):
         objects = []

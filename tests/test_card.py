@@ -45,9 +45,10 @@ def test_card_header_is_valid_and_has_every_config(dataset):
     validate_card(out / "README.md")
     meta = _front_matter((out / "README.md").read_text())
     assert meta["license"] == "other" and meta["license_name"]
+    assert meta["license_link"] == "LICENSE.md" and "export.license" in (out / "LICENSE.md").read_text()
     assert meta["task_categories"] == ["video-to-video"] and meta["size_categories"] == ["n<1K"]
     configs = {c["config_name"]: c for c in meta["configs"]}
-    assert set(configs) == {"global_style", "local", "source"}
+    assert set(configs) == {"global_style", "local", "sim2real", "source"}
     assert configs["global_style"].get("default") is True  # the config with the most triplets
 
 
@@ -92,9 +93,11 @@ def test_cli_card_rerenders_the_same_bytes_and_sets_the_license(dataset):
     r = subprocess.run(cmd + ["--license", "cc-by-4.0"], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     meta = _front_matter((out / "README.md").read_text())
-    assert meta["license"] == "cc-by-4.0" and "license_name" not in meta
+    assert meta["license"] == "cc-by-4.0" and "license_name" not in meta and not (out / "LICENSE.md").exists()
+    licensed = (out / "README.md").read_bytes()
     r = subprocess.run(cmd + ["--license", "not-a-license"], env=env, capture_output=True, text=True)
-    assert r.returncode == 1 and "not a Hub license id" in r.stdout
+    assert r.returncode == 2 and "not a Hub license id" in r.stderr and len(r.stderr.splitlines()) == 1
+    assert (out / "README.md").read_bytes() == licensed  # refused before anything was written
     subprocess.run(cmd, check=True, env=env, capture_output=True)
     assert (out / "README.md").read_bytes() == before
 
@@ -123,3 +126,14 @@ def test_validator_names_what_is_wrong(dataset, tmp_path):
                                         (1_000_000, "1M<n<10M")])
 def test_size_category(n, expected):
     assert size_category(n) == expected
+
+
+def test_funnel_counts_inputs_that_became_clips(dataset):
+    """A build's final records hold no record for an input standardize turned into clips: count it by lineage."""
+    from ditto_data.cards.render import funnel_table, read_facts
+    from ditto_data.schema import INPUT
+
+    out, records = dataset
+    without_inputs = [r for r in records if r.kind != INPUT or not r.ok]  # what the runner hands over
+    table = funnel_table(without_inputs, read_facts(out))
+    assert table.splitlines()[0] == "| total | 3 | 3 | 6 |"  # two inputs with clips, one rejected

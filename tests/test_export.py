@@ -125,6 +125,10 @@ def test_stock_load_dataset_decodes_both_videos(built, streaming, tmp_path):
         assert len(r["source_video"]) == len(r["edited_video"]) == FRAMES
     local = list(datasets.load_dataset(str(out), "local", split="train", streaming=streaming, cache_dir=cache))
     assert [r["id"] for r in local] == [f"{b}_1"] and local[0]["category"] == "local"
+    sim = list(datasets.load_dataset(str(out), "sim2real", split="train", streaming=streaming, cache_dir=cache))
+    assert [r["id"] for r in sim] == [f"{a}_0", f"{a}_1", f"{b}_0"] and {r["category"] for r in sim} == {"sim2real"}
+    assert sim[0]["source_path"] == rows[0]["edited_path"] and sim[0]["edited_path"] == rows[0]["source_path"]
+    assert sim[0]["instruction"] == "Turn it into the real domain." and len(sim[0]["edited_video"]) == FRAMES
 
     src = list(datasets.load_dataset(str(out), "source", split="train", streaming=streaming, cache_dir=cache))
     assert [r["id"] for r in src] == [a, b]

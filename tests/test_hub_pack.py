@@ -46,7 +46,8 @@ def test_parse_size():
 def test_pack_writes_ditto_named_parts_that_system_tar_and_extract_read_back(built, tmp_path):
     originals = repo_files(built / "videos")
     results = pack(built, "40KB", progress=False)
-    assert {r.folder: r.status for r in results} == {"source": "packed", "local": "packed", "global_style": "packed"}
+    assert {r.folder: r.status for r in results} == {"source": "packed", "local": "packed", "global_style": "packed",
+                                                     "webdataset/source": "written"}  # no metadata: sources only
     source_parts = _parts(built, "source")
     assert [p.name for p in source_parts] == [f"source.tar.gz.{i:02d}" for i in range(1, len(source_parts) + 1)]
     assert len(source_parts) >= 3

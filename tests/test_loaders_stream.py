@@ -92,10 +92,31 @@ def test_webdataset_broken_shard_and_cli(ours, tmp_path, caplog):
     assert main(["export", "webdataset", str(ours), "--to", str(tmp_path / "w"), "--max-samples", "4",
                  "--quiet"]) == 0
     shards = sorted((tmp_path / "w").glob("*.tar"))
-    assert len(shards) == 2 and (tmp_path / "w" / "shards.json").is_file()
+    assert len(shards) == 2 and (tmp_path / "w" / "_shards.json").is_file()
     data = shards[1].read_bytes()
     shards[1].write_bytes(data[: len(data) // 2])  # truncated mid-member
     ds = StreamingTripletDataset(tmp_path / "w", shuffle=False, **OPTS)
     with caplog.at_level(logging.WARNING):
         got = ids(ds)
     assert 4 <= len(got) < 8 and any("shard-000001.tar" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_torchdata_stateful_dataloader_resumes_every_sample_exactly_once(ours, num_workers):
+    """torchdata's StatefulDataLoader drives the dataset's state_dict/load_state_dict per worker."""
+    from torchdata.stateful_dataloader import StatefulDataLoader
+
+    kw = dict(batch_size=1, num_workers=num_workers)
+    full = ids(StatefulDataLoader(StreamingTripletDataset(ours, seed=3, **OPTS), **kw))
+    assert len(full) == len(set(full)) == 8
+    loader, before = StatefulDataLoader(StreamingTripletDataset(ours, seed=3, **OPTS), **kw), []
+    for b in loader:
+        before += b["id"]
+        if len(before) == 3:  # workers have prefetched more than this by now
+            break
+    state = loader.state_dict()
+    del loader
+    resumed = StatefulDataLoader(StreamingTripletDataset(ours, seed=3, **OPTS), **kw)
+    resumed.load_state_dict(state)
+    after = ids(resumed)
+    assert len(after) == len(full) - 3 and sorted(before + after) == sorted(full)

@@ -106,7 +106,7 @@ def server(dataset):
 def test_api_pages_filter_and_sort_the_published_rows(dataset, server):
     meta = json.loads((dataset / "training_metadata" / "global_style.json").read_text())
     info = server.json("/api/info")
-    assert info["views"] == ["global_style", "rejected"] and info["default_view"] == "global_style"
+    assert info["views"] == ["global_style", "sim2real", "rejected"] and info["default_view"] == "global_style"
     page = server.json("/api/rows?view=global_style&limit=3")
     assert page["total"] == len(meta) >= 3 and len(page["rows"]) == 3
     ids = [r["id"] for r in page["rows"]]

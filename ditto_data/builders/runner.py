@@ -172,13 +172,13 @@ def build(input_dir: str | Path, out_dir: str | Path, config: BuildConfig | str 
     cfg = config if isinstance(config, BuildConfig) else load_config(config)
     out = Path(out_dir)
     t0 = time.perf_counter()
+    records = scan_inputs(input_dir)  # a missing or video-less input fails before anything is written
     out.mkdir(parents=True, exist_ok=True)
     swept = atomic.sweep_tmp(out)
     if swept:
         log.info("removed %d temporary files left by an interrupted run", swept)
     atomic.write_json(layout.state_dir(out) / "config.json", cfg.to_dict())
 
-    records = scan_inputs(input_dir)
     ledger = Ledger(out)
     executor = executor or make_executor(cfg)
     result = BuildResult(out_dir=out, records=records)

@@ -20,12 +20,27 @@ VIDEO_SUFFIXES = frozenset(
 STAGE = "sources"
 
 
-def scan_inputs(input_dir: str | Path) -> list[Record]:
-    """Input records for every file with a video suffix under ``input_dir``, sorted by path."""
+class NoVideosError(ValueError):
+    """The input folder holds no file with a video suffix: there is nothing to build from."""
+
+
+def find_videos(input_dir: str | Path) -> list[Path]:
+    """Every file with a video suffix under ``input_dir`` (hidden folders left out), sorted."""
     root = Path(input_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"input folder does not exist or is not a folder: {root}")
-    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and not _hidden(p, root))
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and not _hidden(p, root))
+
+
+def scan_inputs(input_dir: str | Path) -> list[Record]:
+    """Input records for every file with a video suffix under ``input_dir``, sorted by path.
+
+    Raises :class:`NoVideosError` when there is none: an empty build is a wrong ``--input``, not a dataset.
+    """
+    root = Path(input_dir)
+    paths = find_videos(root)
+    if not paths:
+        raise NoVideosError(f"{root} holds no video file (looked for {', '.join(sorted(VIDEO_SUFFIXES))})")
     records: list[Record] = []
     seen: dict[str, str] = {}
     for p in paths:

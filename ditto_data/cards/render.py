@@ -16,7 +16,7 @@ from string import Template
 from typing import Any
 
 from .. import atomic, layout
-from ..schema import (CATEGORIES, CLIP, EDIT, EDIT_COLUMNS, INPUT, SOURCE, SOURCE_COLUMNS, Record,
+from ..schema import (CATEGORIES, CLIP, EDIT, EDIT_COLUMNS, INPUT, SIM2REAL, SOURCE, SOURCE_COLUMNS, Record,
                       ordered_categories)
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,8 @@ TEMPLATE = Path(__file__).with_name("template.md")
 TITLE = "Ditto-style instruction-based video editing dataset"
 DEFAULT_REPO_ID = "ORG/DATASET"
 LOCAL_DIR = "ditto-dataset"
+LICENSE_NAME = "same-as-source-videos"
+LICENSE_LINK = "LICENSE.md"  # written beside the card when the license is ``other``
 TEASER_PAIRS = 6
 EXAMPLES_PER_CATEGORY = 5
 SIZE_BOUNDS = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
@@ -46,9 +48,12 @@ class DatasetFacts:
     sources: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> source metadata row
     edits: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # category -> rows sorted by id
     shard_size: int = layout.SHARD_SIZE
+    sim2real: int = 0  # reversed global_style rows (config ``sim2real``)
 
     def counts(self) -> dict[str, int]:
         out = {c: len(self.edits[c]) for c in ordered_categories(self.edits) if self.edits.get(c)}
+        if self.sim2real:
+            out[SIM2REAL] = self.sim2real
         if self.sources:
             out[SOURCE] = len(self.sources)
         return out
@@ -64,6 +69,9 @@ def read_facts(root: str | Path) -> DatasetFacts:
     ed = layout.hf_metadata_path(root, CATEGORIES[0])
     if ed.is_file():
         for r in sorted(pq.read_table(ed).to_pylist(), key=lambda r: r["id"]):
+            if r["category"] == SIM2REAL:
+                facts.sim2real += 1
+                continue
             facts.edits.setdefault(r["category"], []).append(r)
         facts.edits = {c: facts.edits[c] for c in ordered_categories(facts.edits)}
     cfg = layout.state_dir(root) / "config.json"
@@ -148,6 +156,10 @@ def funnel_table(records: list[Record] | None, facts: DatasetFacts) -> str:
         return "| records | unknown | unknown | unknown |"
     made = Counter(r.kind for r in records)
     rejected = Counter(r.kind for r in records if not r.ok)
+    # an input that standardize turned into clips is not a record of its own any more: count it
+    # through its clips' lineage
+    made[INPUT] = len({r.id for r in records if r.kind == INPUT}
+                      | {r.parent_id for r in records if r.kind == CLIP and r.parent_id})
     published = {INPUT: "-", CLIP: str(len(facts.sources)), EDIT: str(sum(len(v) for v in facts.edits.values()))}
     kinds = (INPUT, CLIP, EDIT)
     return "\n".join([
@@ -286,21 +298,28 @@ def _charts_section(root: Path) -> str:
 # -- the card ---------------------------------------------------------------------------------
 
 
-def card_metadata(facts: DatasetFacts, license: str = "other") -> dict[str, Any]:
-    """The YAML header: license, task, size, tags and a ``configs`` entry per config with rows."""
+def card_metadata(facts: DatasetFacts, license: str = "other",
+                  shards: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """The YAML header: license, task, size, tags and a ``configs`` entry per config with rows.
+
+    ``shards``: the configs' WebDataset shards for the Hub (``ditto-data pack``), which their
+    ``configs`` entries then read. A license ``other`` gets the ``license_name`` and the
+    ``license_link`` (to the card's License section) the Hub asks for.
+    """
     from ..exports.hf import hf_configs
 
     counts = facts.counts()
-    n_rows = sum(v for k, v in counts.items() if k != SOURCE) or counts.get(SOURCE, 0)
+    n_rows = sum(v for k, v in counts.items() if k not in (SOURCE, SIM2REAL)) or counts.get(SOURCE, 0)
     meta: dict[str, Any] = {"license": license}
     if license == "other":
-        meta["license_name"] = "same-as-source-videos"
+        meta["license_name"] = LICENSE_NAME
+        meta["license_link"] = LICENSE_LINK
     meta.update({
         "task_categories": ["video-to-video"],
         "size_categories": [size_category(n_rows)],
         "tags": ["video-editing", "instruction-based-editing", "ditto", "synthetic", "video"],
         "pretty_name": TITLE,
-        "configs": hf_configs(counts),
+        "configs": hf_configs(counts, shards),
     })  # fmt: skip
     return meta
 
@@ -315,7 +334,9 @@ def render_card(out_dir: str | Path, records: list[Record] | None = None, licens
     facts = read_facts(root)
     if teaser_rows is None and layout.teaser_path(root).is_file():
         teaser_rows = [r for r, _ in teaser_pairs(root, facts, records)]
-    meta = card_metadata(facts, license)
+    from ..exports.webdataset import current_hub_shards
+
+    meta = card_metadata(facts, license, current_hub_shards(root))
     configs = [c["config_name"] for c in meta["configs"]]
     default = next((c["config_name"] for c in meta["configs"] if c.get("default")), None)
     first_cat = default if default in facts.edits else CATEGORIES[1]
@@ -375,4 +396,33 @@ def write_card(out_dir: str | Path, records: list[Record] | None = None, license
     write_charts(root, records)
     path = root / layout.CARD
     atomic.write_text(path, render_card(root, records, license, repo_id, teaser_rows=shown))
+    write_license_file(root, license)
+    return path
+
+
+def write_license_file(root: Path, license: str) -> None:
+    """``LICENSE.md``, the card's ``license_link`` target, when the license is ``other`` (else removed)."""
+    p = root / LICENSE_LINK
+    if license != "other":
+        p.unlink(missing_ok=True)
+        return
+    atomic.write_text(p, f"# License\n\n{license_text(license)}\n")
+
+
+def refresh_configs(out_dir: str | Path) -> Path | None:
+    """Point the card's ``configs`` at the data files as they are now (e.g. after ``ditto-data pack``
+    wrote the Hub shards), leaving the rest of the card (license, prose) as it is."""
+    from huggingface_hub import DatasetCard
+
+    from ..exports.hf import hf_configs
+    from ..exports.webdataset import current_hub_shards
+
+    root = Path(out_dir)
+    path = root / layout.CARD
+    if not path.is_file():
+        log.warning("%s: no dataset card to update (write one with `ditto-data card`)", path)
+        return None
+    card = DatasetCard.load(path)
+    card.data.configs = hf_configs(read_facts(root).counts(), current_hub_shards(root))
+    atomic.write_text(path, str(card))
     return path

@@ -13,6 +13,7 @@ from __future__ import annotations
 import glob
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 #: License ids the Hub accepts in a card's ``license`` field.
@@ -41,8 +42,32 @@ class CardError(ValueError):
     """A card that the Hub (or ``datasets``) would not accept; the message lists every problem."""
 
 
-def card_problems(path: str | Path) -> list[str]:
-    """Every problem of the card at ``path`` (a README.md), checked offline; empty when valid."""
+def hub_tag_lists(endpoint: str | None = None) -> tuple[frozenset[str], frozenset[str]]:
+    """(license ids, task categories) as the Hub lists them (``HfApi.get_dataset_tags``, needs the network).
+
+    ``huggingface_hub`` ships no offline copy of these lists; :data:`HUB_LICENSES` and
+    :data:`VIDEO_TASKS` are ours, and an online validation checks against the Hub's answer instead.
+    """
+    from huggingface_hub import HfApi
+
+    tags = HfApi(endpoint=endpoint).get_dataset_tags()
+
+    def ids(kind: str) -> frozenset[str]:
+        return frozenset(str(t.get("id", "")).split(":", 1)[-1] for t in tags.get(kind, []) if isinstance(t, dict))
+
+    return ids("license"), ids("task_categories")
+
+
+def card_problems(path: str | Path, files: Iterable[str] | None = None,
+                  lists: tuple[frozenset[str], frozenset[str]] | None = None) -> list[str]:
+    """Every problem of the card at ``path`` (a README.md), checked offline; empty when valid.
+
+    ``files``: the repo paths the card will sit among (``plan_publish``'s list). The configs' data
+    files and the ``license_link`` are checked against them instead of the card's folder, since a
+    publish leaves out files (loose videos of packed folders, the builder's state) that are on disk.
+    ``lists``: (license ids, task categories) to check against instead of ours (:func:`hub_tag_lists`).
+    """
+    licenses_ok, tasks_ok = lists or (HUB_LICENSES, VIDEO_TASKS)
     from datasets.utils.metadata import MetadataConfigs
     from huggingface_hub import DatasetCard, DatasetCardData
 
@@ -63,13 +88,18 @@ def card_problems(path: str | Path) -> list[str]:
     if not licenses:
         problems.append("license: missing")
     for lic in licenses:
-        if lic not in HUB_LICENSES:
+        if lic not in licenses_ok:
             problems.append(f"license: {lic!r} is not a Hub license id")
     if "other" in licenses and not _LICENSE_NAME.match(str(data.get("license_name", ""))):
         problems.append("license_name: required (lowercase, digits, '-' and '.') when license is 'other'")
+    link = data.get("license_link")
+    if "other" in licenses and not link:
+        problems.append("license_link: required when license is 'other' (a URL or a file in the repo)")
+    elif link and "://" not in str(link) and not _matches(path.parent, str(link), files):
+        problems.append(f"license_link: {link!r} is not a file in the repo")
 
     for task in _as_list(data.get("task_categories")):
-        if task not in VIDEO_TASKS:
+        if task not in tasks_ok:
             problems.append(f"task_categories: {task!r} is not a known Hub task")
     if not data.get("task_categories"):
         problems.append("task_categories: missing")
@@ -90,13 +120,16 @@ def card_problems(path: str | Path) -> list[str]:
         problems.append("configs: more than one default")
     for c in configs:
         if isinstance(c, dict):
-            problems.extend(_missing_data_files(path.parent, c))
+            problems.extend(_missing_data_files(path.parent, c, files))
     return problems
 
 
-def validate_card(path: str | Path, online: bool = False) -> None:
-    """Raise :class:`CardError` listing every problem of the card; ``online`` also asks the Hub."""
-    problems = card_problems(path)
+def validate_card(path: str | Path, online: bool = False, files: Iterable[str] | None = None) -> None:
+    """Raise :class:`CardError` listing every problem of the card; ``online`` also asks the Hub.
+
+    ``files``: see :func:`card_problems`.
+    """
+    problems = card_problems(path, files, hub_tag_lists() if online else None)
     if problems:
         raise CardError(f"{path}: " + "; ".join(problems))
     if online:
@@ -116,11 +149,36 @@ def _size_categories() -> list[str]:
     return json.loads(res.read_text())
 
 
-def _missing_data_files(root: Path, config: dict) -> list[str]:
+def _pattern_re(pattern: str) -> re.Pattern:
+    """A data_files pattern as ``datasets`` resolves it: ``*`` and ``?`` stay inside one folder, ``**`` crosses them."""
+    out, i = "", 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out, i = out + "(?:.*/)?", i + 3
+        elif pattern.startswith("**", i):
+            out, i = out + ".*", i + 2
+        elif pattern[i] == "*":
+            out, i = out + "[^/]*", i + 1
+        elif pattern[i] == "?":
+            out, i = out + "[^/]", i + 1
+        else:
+            out, i = out + re.escape(pattern[i]), i + 1
+    return re.compile(out + r"\Z")
+
+
+def _matches(root: Path, pattern: str, files: Iterable[str] | None) -> bool:
+    if files is None:
+        return bool(glob.glob(str(root / pattern)))
+    rx = _pattern_re(pattern.lstrip("./"))
+    return any(rx.match(f) for f in files)
+
+
+def _missing_data_files(root: Path, config: dict, files: Iterable[str] | None = None) -> list[str]:
     name = config.get("config_name")
-    files = config.get("data_files")
     patterns: list[str] = []
-    for item in _as_list(files):
+    for item in _as_list(config.get("data_files")):
         patterns.extend(_as_list(item.get("path")) if isinstance(item, dict) else [item])
-    return [f"configs[{name}]: data_files pattern {p!r} matches no file"
-            for p in patterns if not glob.glob(str(root / p))]
+    where = "among the files to publish" if files is not None else "on disk"
+    files = list(files) if files is not None else None
+    return [f"configs[{name}]: data_files pattern {p!r} matches no file {where}"
+            for p in patterns if not _matches(root, p, files)]

@@ -92,10 +92,10 @@ def convert(src: str | Path, out: str | Path, description=None, config: str | No
             examples[r.reason or "?"].append(f"{r.fields.get('original_path') or r.artifacts}: {r.message}")
     summary = ConvertSummary(desc.name, desc.origin, config, defects.summary(), counts, dict(reasons), examples)
     if webdataset:
-        from .webdataset import write_webdataset
+        from .webdataset import write_hub_shards
 
-        for cat in (c for c in counts if c != SOURCE):
-            shards = write_webdataset(out, Path(out) / "webdataset" / cat, config=cat, progress=progress)
+        for cat, (_, shards) in write_hub_shards(out, progress=progress,
+                                                 configs=[c for c in counts if c != SOURCE]).items():
             summary.webdataset[cat] = len(shards)
     atomic.write_json(layout.state_dir(out) / SUMMARY, summary.to_dict())
     log.info("converted %s: %s; %d source rows with defects, %d refused by the export", desc.name, counts,

@@ -17,7 +17,10 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .. import atomic, layout
+from ..schema import SIM2REAL, SIM2REAL_INSTRUCTION
 from .plan import ExportPlan
+
+SIM2REAL_FROM = "global_style"  # the category whose triplets sim2real reverses
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +63,19 @@ def write_training_metadata(root: Path, plan: ExportPlan) -> set[str]:
         p = layout.training_metadata_path(root, category)
         atomic.write_text(p, json_rows(data))
         written.add(_rel(root, p))
+    sim = sim2real_rows(plan)
+    if sim:
+        p = layout.training_metadata_path(root, SIM2REAL)
+        atomic.write_text(p, json_rows(sim))
+        written.add(_rel(root, p))
     return written
+
+
+def sim2real_rows(plan: ExportPlan) -> list[dict[str, str]]:
+    """Ditto-1M's ``sim2real`` triplets from the global_style ones, reversed: the stylised video is the
+    source, its real clip the target, and the instruction is the release's own prompt."""
+    return [{"source_path": e.relpath, "instruction": SIM2REAL_INSTRUCTION, "edited_path": e.source.relpath}
+            for e in plan.edits.get(SIM2REAL_FROM, [])]
 
 
 def write_captions(root: Path, plan: ExportPlan) -> set[str]:
@@ -96,6 +111,15 @@ def write_diffsynth_csvs(root: Path, plan: ExportPlan, keep_reference_image: boo
                 continue
             w.writerow(cells)
         p = layout.diffsynth_csv_path(root, category)
+        atomic.write_text(p, buf.getvalue())
+        written.add(_rel(root, p))
+    sim = sim2real_rows(plan)
+    if sim:  # no reference column: the real clip's first frame has no file of its own
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+        w.writerow(CSV_COLUMNS)
+        w.writerows([r["edited_path"], r["instruction"], r["source_path"]] for r in sim)
+        p = layout.diffsynth_csv_path(root, SIM2REAL)
         atomic.write_text(p, buf.getvalue())
         written.add(_rel(root, p))
     return written

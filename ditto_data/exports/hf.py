@@ -19,7 +19,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import atomic, layout
-from ..schema import CATEGORIES, EDIT_COLUMNS, SOURCE, SOURCE_COLUMNS, ordered_categories
+from ..schema import (CATEGORIES, EDIT_COLUMNS, SIM2REAL, SIM2REAL_INSTRUCTION, SOURCE, SOURCE_COLUMNS,
+                      ordered_categories)
+from .ditto_tree import SIM2REAL_FROM
 from .plan import EditRow, ExportPlan, SourceRow
 
 SPLIT = "train"
@@ -49,6 +51,13 @@ def _edit_row(e: EditRow) -> dict[str, Any]:
             "source_path": e.source.relpath, "edited_path": e.relpath}
 
 
+def _sim2real_row(e: EditRow) -> dict[str, Any]:
+    """The reversed triplet of a global_style edit (see :func:`.ditto_tree.sim2real_rows`)."""
+    return {"id": e.id, "source_id": e.source.id, "category": SIM2REAL, "instruction": SIM2REAL_INSTRUCTION,
+            "caption": e.source.caption, "source_video_file_name": e.relpath,
+            "edited_video_file_name": e.source.relpath, "source_path": e.relpath, "edited_path": e.source.relpath}
+
+
 def _parquet_bytes(rows: list[dict[str, Any]], schema: pa.Schema) -> bytes:
     missing = set(schema.names) ^ (set(rows[0]) if rows else set(schema.names))
     if missing:
@@ -67,33 +76,46 @@ def write_hf_metadata(root, plan: ExportPlan) -> set[str]:
         written.add(p.relative_to(root).as_posix())
     edits = plan.all_edits()
     if edits:
+        rows = [_edit_row(e) for e in edits] + [_sim2real_row(e) for e in plan.edits.get(SIM2REAL_FROM, [])]
         p = layout.hf_metadata_path(root, CATEGORIES[0])
-        atomic.write_bytes(p, _parquet_bytes([_edit_row(e) for e in edits], _schema(EDIT_COLUMNS)))
+        atomic.write_bytes(p, _parquet_bytes(rows, _schema(EDIT_COLUMNS)))
         written.add(p.relative_to(root).as_posix())
     return written
 
 
-def hf_configs(counts: dict[str, int]) -> list[dict[str, Any]]:
+def hf_configs(counts: dict[str, int], shards: dict[str, list[str]] | None = None) -> list[dict[str, Any]]:
     """The README ``configs:`` entries for the configs with rows.
 
-    The default (what ``load_dataset(OUT)`` loads) is the triplet config with the most rows.
+    A config with WebDataset shards for the Hub (``shards``: config -> shard paths, from
+    ``ditto-data pack``) reads them: the ``datasets`` webdataset builder makes a ``Video`` column of
+    each ``.mp4`` member, in both loading modes, with no extraction step. Others read the videofolder
+    metadata and the loose videos, which works on a local folder. The default (what
+    ``load_dataset(OUT)`` loads) is the triplet config with the most rows.
     """
+    from .webdataset import hub_pattern
+
+    shards = shards or {}
     v = layout.VIDEOS
     meta_edit = f"{v}/{layout.HF_METADATA}"
     meta_src = f"{v}/{SOURCE}/{layout.HF_METADATA}"
     configs: list[dict[str, Any]] = []
     for cat in ordered_categories(counts):
-        if counts.get(cat):
-            configs.append({
-                "config_name": cat,
-                "data_files": [{"split": SPLIT, "path": [meta_edit, f"{v}/{SOURCE}/*/*.mp4", f"{v}/{cat}/*/*.mp4"]}],
-                "filters": [["category", "==", cat]],
-            })  # fmt: skip
+        if not counts.get(cat):
+            continue
+        if shards.get(cat):
+            configs.append({"config_name": cat, "data_files": [{"split": SPLIT, "path": hub_pattern(shards[cat])}]})
+            continue
+        folders = [f"{v}/{SOURCE}/*/*.mp4", f"{v}/{SIM2REAL_FROM if cat == SIM2REAL else cat}/*/*.mp4"]
+        configs.append({
+            "config_name": cat,
+            "data_files": [{"split": SPLIT, "path": [meta_edit, *folders]}],
+            "filters": [["category", "==", cat]],
+        })  # fmt: skip
     if counts.get(SOURCE):
-        configs.append({"config_name": SOURCE,
-                        "data_files": [{"split": SPLIT, "path": [meta_src, f"{v}/{SOURCE}/*/*.mp4"]}]})
+        path = hub_pattern(shards[SOURCE]) if shards.get(SOURCE) else [meta_src, f"{v}/{SOURCE}/*/*.mp4"]
+        configs.append({"config_name": SOURCE, "data_files": [{"split": SPLIT, "path": path}]})
     if configs:
-        i = max(range(len(configs)), key=lambda j: (configs[j]["config_name"] != SOURCE,
+        i = max(range(len(configs)), key=lambda j: (configs[j]["config_name"] not in (SOURCE, SIM2REAL),
                                                     counts[configs[j]["config_name"]], -j))
         configs[i] = {"config_name": configs[i]["config_name"], "default": True,
                       **{k: val for k, val in configs[i].items() if k != "config_name"}}

@@ -1,17 +1,31 @@
-"""Write a dataset config as WebDataset tar shards: ``<key>.source.mp4``, ``<key>.edited.mp4``,
-``<key>.json`` (plus ``<key>.reference.png`` / ``<key>.depth.mp4`` where the dataset has them).
+"""Write a dataset config as WebDataset tar shards that every WebDataset reader takes.
 
-Shards are deterministic (samples sorted by id, fixed member metadata: mtime 0, uid/gid 0, mode
-0644) and written atomically, so re-exporting gives byte-identical files and a killed export never
-leaves a half shard under a final name. ``ditto_data.loaders.StreamingTripletDataset`` reads them.
+A triplet sample is ``<key>.source.mp4``, ``<key>.edited.mp4``, ``<key>.json`` (plus
+``<key>.depth.mp4`` / ``<key>.reference.png`` where the dataset has them); a ``source`` sample is
+``<key>.video.mp4`` and ``<key>.json``. Keys hold no dot and a sample's members are adjacent, which
+is what ``webdataset``, ``wids``, ``ray.data.read_webdataset`` and the ``datasets`` webdataset builder
+(which turns each ``*.mp4`` member into a ``Video`` column, named by the member's suffix) all expect.
+
+Each shard folder also gets ``_shards.json``: a wids shard index (``__kind__``
+``wids-shard-index-v1``, ``shardlist`` of ``url`` relative to the index, ``nsamples``), with our
+``config`` and a ``fingerprint`` of the files the shards were made from, so a stale shard set is
+recognised. Shards are deterministic (samples sorted by id, fixed member metadata: mtime 0,
+uid/gid 0, mode 0644) and written atomically, so re-exporting gives byte-identical files and a
+killed export never leaves a half shard under a final name.
+
+The Hub copy (:func:`write_hub_shards`, run by ``ditto-data pack``) puts every config under
+``webdataset/<config>/<config>-NNNNNN.tar``; the card's ``configs`` point there, so stock
+``load_dataset(repo, config)`` streams decodable videos with no extraction step.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
+import math
 import sys
 import tarfile
 from collections.abc import Iterator
@@ -20,14 +34,24 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..units import parse_size
 from ..atomic import atomic_path, write_json
-from ..loaders.tree import DatasetReadError, read_triplets
+from ..loaders.tree import DatasetReadError, list_configs, read_sources, read_triplets
+from ..schema import SIM2REAL, SOURCE, ordered_categories
+from ..units import parse_size
 
 log = logging.getLogger(__name__)
 
-#: JSON fields of a sample (file paths are members, not fields)
+#: JSON fields of a triplet sample (file paths are members, not fields)
 JSON_FIELDS = ("id", "source_id", "category", "instruction", "caption", "source_path", "edited_path")
+SOURCE_JSON_FIELDS = ("id", "caption", "path")
+INDEX = "_shards.json"  # "_": Ray Data skips it when it lists a shard folder; wids reads it
+WIDS_KIND = "wids-shard-index-v1"
+#: the Hub copy of every config: ``webdataset/<config>/<config>-NNNNNN.tar``
+HUB_DIR = "webdataset"
+DEFAULT_SHARD_SIZE = "1GB"
+#: a small dataset is still cut into this many shards, so DataLoader workers (and ranks) each get
+#: whole shards of their own instead of all reading every shard
+MIN_SHARDS = 8
 
 
 def _add(tf: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -37,58 +61,205 @@ def _add(tf: tarfile.TarFile, name: str, data: bytes) -> None:
     tf.addfile(info, io.BytesIO(data))
 
 
+def _files(row: dict[str, Any]) -> list[tuple[str, str]]:
+    """(member suffix, file path) of a row, in member order."""
+    if "video" in row:  # a source row
+        return [("video.mp4", row["video"])]
+    out = [("source.mp4", row["source_video"]), ("edited.mp4", row["edited_video"])]
+    if row.get("depth_video"):
+        out.append(("depth.mp4", row["depth_video"]))
+    if row.get("reference_image"):
+        out.append(("reference.png", row["reference_image"]))
+    return out
+
+
 def _members(row: dict[str, Any]) -> Iterator[tuple[str, bytes]]:
     key = row["id"]
-    meta = {k: row.get(k) for k in JSON_FIELDS}
+    fields = SOURCE_JSON_FIELDS if "video" in row else JSON_FIELDS
+    meta = {k: row.get(k) for k in fields}
     yield f"{key}.json", (json.dumps(meta, ensure_ascii=False, sort_keys=True) + "\n").encode()
-    yield f"{key}.source.mp4", Path(row["source_video"]).read_bytes()
-    yield f"{key}.edited.mp4", Path(row["edited_video"]).read_bytes()
-    if row.get("depth_video"):
-        yield f"{key}.depth.mp4", Path(row["depth_video"]).read_bytes()
-    if row.get("reference_image"):
-        yield f"{key}.reference.png", Path(row["reference_image"]).read_bytes()
+    for suffix, path in _files(row):
+        yield f"{key}.{suffix}", Path(path).read_bytes()
+
+
+def config_rows(dataset_dir: str | Path, config: str) -> list[dict[str, Any]]:
+    """The rows of ``config`` (a triplet config, ``sim2real`` or ``source``), sorted by id."""
+    if config == SOURCE:
+        rows = read_sources(dataset_dir, probe_files=False)
+    else:
+        rows = read_triplets(dataset_dir, config)
+    bad = [r["id"] for r in rows if "." in r["id"] or "/" in r["id"]]
+    if bad:
+        raise DatasetReadError(f"{dataset_dir}/{config}: WebDataset keys cannot hold '.' or '/': {bad[:3]}")
+    return sorted(rows, key=lambda r: r["id"])
+
+
+def fingerprint(rows: list[dict[str, Any]]) -> str:
+    """Hash of the rows' metadata and their files' (size, mtime): changes when the shards would."""
+    h = hashlib.sha256()
+    for r in rows:
+        h.update(json.dumps({k: v for k, v in r.items() if not k.endswith(("_video", "_image")) and k != "video"},
+                            sort_keys=True, default=str).encode())
+        for suffix, path in _files(r):
+            st = Path(path).stat()
+            h.update(f"{suffix}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def samples_per_shard(n: int, min_shards: int = MIN_SHARDS) -> int:
+    """The sample cap that cuts ``n`` samples into at least ``min_shards`` shards (when there are enough)."""
+    return max(1, math.ceil(n / min_shards))
 
 
 def write_webdataset(dataset_dir: str | Path, out_dir: str | Path, config: str = "global_style",
-                     shard_size: str | int = "1GB", max_samples: int | None = None,
-                     progress: bool = True) -> list[Path]:
-    """Write ``out_dir/shard-NNNNNN.tar``; a shard closes at ``shard_size`` bytes or ``max_samples``
-    samples, whichever comes first. Returns the shard paths; also writes ``out_dir/shards.json``."""
+                     shard_size: str | int = DEFAULT_SHARD_SIZE, max_samples: int | None = None,
+                     progress: bool = True, prefix: str = "shard", min_shards: int = MIN_SHARDS,
+                     rows: list[dict[str, Any]] | None = None) -> list[Path]:
+    """Write ``out_dir/<prefix>-NNNNNN.tar``; returns the shard paths; also writes ``out_dir/_shards.json``.
+
+    A shard closes at ``shard_size`` bytes or ``max_samples`` samples, whichever comes first.
+    Without ``max_samples`` the cap is chosen so that the config makes at least ``min_shards``
+    shards: with fewer shards than DataLoader workers, workers would share shards.
+    """
     limit, out_dir = parse_size(shard_size), Path(out_dir)
-    rows = sorted(read_triplets(dataset_dir, config), key=lambda r: r["id"])
+    rows = config_rows(dataset_dir, config) if rows is None else rows
     if not rows:
-        raise DatasetReadError(f"{dataset_dir}: config {config!r} has no triplet with both videos present")
+        raise DatasetReadError(f"{dataset_dir}: config {config!r} has no sample with its videos present")
+    if max_samples is None:
+        max_samples = samples_per_shard(len(rows), min_shards)
     out_dir.mkdir(parents=True, exist_ok=True)
     shards: list[dict[str, Any]] = []
     stack: contextlib.ExitStack | None = None
     tf, count, size = None, 0, 0
 
+    def name(i: int) -> str:
+        return f"{prefix}-{i:06d}.tar"
+
     def close() -> None:
         nonlocal stack, tf, count, size
         if stack is not None:
             stack.close()  # closes the tar, then fsyncs and renames it into place
-            path = out_dir / f"shard-{len(shards):06d}.tar"
-            shards.append({"name": path.name, "samples": count, "bytes": path.stat().st_size})
+            path = out_dir / name(len(shards))
+            shards.append({"url": path.name, "nsamples": count, "filesize": path.stat().st_size})
         stack, tf, count, size = None, None, 0, 0
 
     try:
         for row in tqdm(rows, desc=f"webdataset {config}", unit="sample", disable=not progress):
             members = list(_members(row))
             n = sum(512 + -(-len(d) // 512) * 512 for _, d in members)
-            if count and (size + n > limit or (max_samples and count >= max_samples)):
+            if count and (size + n > limit or count >= max_samples):
                 close()
             if stack is None:
                 stack = contextlib.ExitStack()
-                tmp = stack.enter_context(atomic_path(out_dir / f"shard-{len(shards):06d}.tar"))
+                tmp = stack.enter_context(atomic_path(out_dir / name(len(shards))))
                 tf = stack.enter_context(tarfile.open(tmp, "w", format=tarfile.GNU_FORMAT))
-            for name, data in members:
-                _add(tf, name, data)
+            for member, data in members:
+                _add(tf, member, data)
             count, size = count + 1, size + n
         close()
     except BaseException:
         if stack is not None:
             stack.__exit__(*sys.exc_info())  # removes the half-written temporary shard
         raise
-    write_json(out_dir / "shards.json", {"config": config, "shards": shards})
+    keep = {s["url"] for s in shards}
+    for old in out_dir.glob(f"{prefix}-*.tar"):  # a longer earlier export's tail
+        if old.name not in keep:
+            old.unlink()
+    write_json(out_dir / INDEX, {"__kind__": WIDS_KIND, "wids_version": 1, "name": config, "config": config,
+                                 "fingerprint": fingerprint(rows), "shard_size": limit,
+                                 "max_samples": max_samples,
+                                 "shardlist": shards})
     log.info("wrote %d samples in %d shard(s) to %s", len(rows), len(shards), out_dir)
-    return [out_dir / s["name"] for s in shards]
+    return [out_dir / s["url"] for s in shards]
+
+
+# -- the Hub copy ---------------------------------------------------------------------------------
+
+
+def hub_configs(root: str | Path) -> list[str]:
+    """Configs a dataset publishes: every ``training_metadata/<config>.json`` (categories, ``sim2real``), ``source``."""
+    have = [c for c in list_configs(root) if c != SOURCE]
+    return [c for c in ordered_categories(have) if c != SIM2REAL] + ([SIM2REAL] if SIM2REAL in have else []) + [SOURCE]
+
+
+def hub_shard_dir(root: str | Path, config: str) -> Path:
+    return Path(root) / HUB_DIR / config
+
+
+def hub_pattern(shards: list[str]) -> str:
+    """The card's ``data_files`` pattern matching a config's shards (paths relative to the repo root):
+    ``webdataset/<config>/<config>-*.tar`` for the ones :func:`write_hub_shards` makes."""
+    folder, name = shards[0].rsplit("/", 1)
+    return f"{folder}/{name.rsplit('-', 1)[0]}-*.tar"
+
+
+def _index(folder: Path) -> dict[str, Any] | None:
+    try:
+        idx = json.loads((folder / INDEX).read_text())
+    except (OSError, ValueError):
+        return None
+    return idx if isinstance(idx, dict) and idx.get("__kind__") == WIDS_KIND else None
+
+
+def write_hub_shards(root: str | Path, shard_size: str | int = DEFAULT_SHARD_SIZE, progress: bool = True,
+                     configs: list[str] | None = None) -> dict[str, tuple[str, list[Path]]]:
+    """Write ``webdataset/<config>/`` for every config with samples; unchanged ones are kept.
+
+    Returns config -> (``written`` or ``unchanged``, shard paths). Shard folders of configs that no
+    longer have samples are removed.
+    """
+    root = Path(root)
+    limit = parse_size(shard_size)
+    out: dict[str, tuple[str, list[Path]]] = {}
+    for config in configs or hub_configs(root):
+        folder = hub_shard_dir(root, config)
+        try:
+            rows = config_rows(root, config)
+        except DatasetReadError as e:
+            log.info("no WebDataset shards for %s: %s", config, e)
+            rows = []
+        if not rows:
+            for p in list(folder.glob("*.tar")) + [folder / INDEX]:
+                p.unlink(missing_ok=True)
+            continue
+        idx = _index(folder)
+        same = idx and (idx.get("shard_size"), idx.get("max_samples")) == (limit, samples_per_shard(len(rows)))
+        present = idx and all((folder / s["url"]).is_file() for s in idx["shardlist"])
+        if same and present and idx.get("fingerprint") == fingerprint(rows):
+            log.info("%s: WebDataset shards unchanged", config)
+            out[config] = "unchanged", [folder / s["url"] for s in idx["shardlist"]]
+            continue
+        out[config] = "written", write_webdataset(root, folder, config, shard_size=limit, progress=progress,
+                                                  prefix=config, rows=rows)
+    return out
+
+
+def current_hub_shards(root: str | Path) -> dict[str, list[str]]:
+    """Config -> shard paths (relative to ``root``) of the Hub shards that match the dataset as it is now.
+
+    Shards made before the dataset changed are left out, so a card never points at stale files.
+    """
+    root = Path(root)
+    out: dict[str, list[str]] = {}
+    base = root / HUB_DIR
+    if not base.is_dir():
+        return out
+    for config in hub_configs(root):
+        folder = hub_shard_dir(root, config)
+        idx = _index(folder)
+        if not idx or not idx.get("shardlist"):
+            continue
+        try:
+            rows = config_rows(root, config)
+        except DatasetReadError:
+            continue
+        if idx.get("fingerprint") != fingerprint(rows):
+            log.warning("%s: WebDataset shards are older than the dataset; run `ditto-data pack` again", folder)
+            continue
+        files = [folder / s["url"] for s in idx["shardlist"]]
+        if all(f.is_file() for f in files):
+            out[config] = [f.relative_to(root).as_posix() for f in files]
+    return out
+
+
+__all__ = ["HUB_DIR", "current_hub_shards", "hub_configs", "hub_pattern", "write_hub_shards", "write_webdataset"]

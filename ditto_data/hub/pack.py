@@ -123,11 +123,18 @@ def _fingerprint(vdir: Path, entries: list[Path], part_size: int, level: int) ->
 
 
 def pack(out_dir: str | Path, part_size: str | int = DEFAULT_PART_SIZE, *, folders: list[str] | None = None,
-         compresslevel: int = 1, progress: bool = True) -> list[PackResult]:
+         compresslevel: int = 1, progress: bool = True, webdataset: bool = True,
+         shard_size: str | int = "1GB") -> list[PackResult]:
     """Pack ``out_dir/videos/<folder>/`` (every folder, or ``folders``) into split archives beside it.
 
     ``compresslevel`` defaults to 1: H.264 videos hardly compress and level 6 only costs time.
     A folder whose files and settings are unchanged since its last pack is not packed again.
+
+    With ``webdataset`` (the default, and only when every folder is packed) it also writes each
+    config's WebDataset shards for the Hub (``webdataset/<config>/``, see
+    :func:`ditto_data.exports.webdataset.write_hub_shards`) and points the card's ``configs`` at
+    them: the split archives serve Ditto-1M's tools and ``download --extract``, the shards serve
+    stock ``load_dataset`` from the Hub. Those results are named ``webdataset/<config>``.
     """
     out_dir = Path(out_dir)
     vdir = out_dir / VIDEOS
@@ -143,6 +150,21 @@ def pack(out_dir: str | Path, part_size: str | int = DEFAULT_PART_SIZE, *, folde
     results = []
     for folder in available:
         results.append(_pack_folder(out_dir, vdir, folder, size, compresslevel, progress))
+    if webdataset and not folders:
+        results += _pack_webdataset(out_dir, shard_size, progress)
+    return results
+
+
+def _pack_webdataset(out_dir: Path, shard_size: str | int, progress: bool) -> list[PackResult]:
+    from ..cards import refresh_configs
+    from ..exports.webdataset import INDEX, write_hub_shards
+
+    results = []
+    for config, (status, shards) in write_hub_shards(out_dir, shard_size, progress).items():
+        index = json.loads((shards[0].parent / INDEX).read_text())
+        results.append(PackResult(f"webdataset/{config}", shards, sum(s["nsamples"] for s in index["shardlist"]),
+                                  sum(p.stat().st_size for p in shards), status))
+    refresh_configs(out_dir)
     return results
 
 

@@ -3,10 +3,10 @@
 The files go up through ``huggingface_hub``'s own upload path (``create_repo`` then
 ``create_commit``: preupload, LFS or Xet upload, commit) in batches of a bounded size, README.md
 last so the card only describes files that are there. Each batch is a commit, so an interrupted
-publish keeps what was committed; re-running asks the server which files it already has (the
-preupload answer carries each remote file's oid) and sends only the missing or changed ones,
-and large objects uploaded before the interruption are not sent again (the LFS batch answer
-says they are present).
+publish keeps what was committed; re-running asks the server which files it already has
+(``HfApi.get_paths_info``: each file's size, git blob id and LFS sha256) and commits only the
+missing or changed ones, and large objects uploaded before the interruption are not sent again
+(the LFS batch answer says they are present). Only public ``huggingface_hub`` APIs are used.
 
 Never uploaded: the builder's state (``.ditto/``), caches, temporary files, extraction markers,
 and loose videos of a folder that has split archives (``ditto-data pack``), unless asked.
@@ -15,6 +15,7 @@ and loose videos of a folder that has split archives (``ditto-data pack``), unle
 from __future__ import annotations
 
 import fnmatch
+import hashlib
 import logging
 import os
 from dataclasses import dataclass, field
@@ -103,11 +104,14 @@ def _archived_folders(vdir: Path) -> set[str]:
     return names
 
 
-def validate_card(folder: str | Path) -> None:
+def validate_card(folder: str | Path, plan: PublishPlan | None = None) -> None:
     """Validate README.md (``ditto_data.cards.validate_card``, offline) before anything is uploaded.
 
-    The Hub validates it again when the card is committed; failing here instead avoids a publish
-    that uploads terabytes and then stops at the last commit.
+    The card's configs and license link are checked against the files the repo will hold (``plan``'s,
+    by default every file :func:`plan_publish` picks), not the local folder: loose videos of packed
+    folders are not uploaded, so a config reading them would fail on the Hub. The Hub validates the
+    YAML again when the card is committed; failing here avoids a publish that uploads terabytes and
+    then stops at the last commit.
     """
     from ..cards import CardError
     from ..cards import validate_card as check
@@ -116,10 +120,13 @@ def validate_card(folder: str | Path) -> None:
     if not card.is_file():
         log.warning("%s: no dataset card; the repo will have none (write one with `ditto-data card`)", card)
         return
+    plan = plan or plan_publish(folder)
     try:
-        check(card)
+        check(card, files=[f.path for f in plan.files])
     except CardError as e:
-        raise PublishError(f"invalid dataset card {e}") from None
+        hint = ("; run `ditto-data pack` to write the WebDataset shards the configs read"
+                if plan.left_out and "matches no file" in str(e) else "")
+        raise PublishError(f"invalid dataset card {e}{hint}") from None
 
 
 def _batches(files: list[UploadFile], max_files: int, max_bytes: int) -> list[list[UploadFile]]:
@@ -139,10 +146,10 @@ def publish(folder: str | Path, repo_id: str, *, revision: str | None = None, pr
             ignore: list[str] | tuple[str, ...] = (), commit_message: str = "Upload dataset with ditto-data",
             batch_files: int = DEFAULT_BATCH_FILES, batch_bytes: int = DEFAULT_BATCH_BYTES) -> PublishResult:
     """Create dataset repo ``repo_id`` if needed and upload ``folder`` to it (see the module doc)."""
-    from huggingface_hub import CommitOperationAdd, HfApi
+    from huggingface_hub import CommitOperationAdd, HfApi, RepoFile
 
     plan = plan_publish(folder, include_loose_videos=include_loose_videos, ignore=ignore)
-    validate_card(plan.folder)
+    validate_card(plan.folder, plan)
     if not plan.files:
         raise PublishError(f"{plan.folder}: nothing to publish")
     api = HfApi(endpoint=endpoint, token=token)
@@ -151,17 +158,34 @@ def publish(folder: str | Path, repo_id: str, *, revision: str | None = None, pr
     log.info("publishing %d files (%d bytes) to %s in %d batch(es)", len(plan.files), plan.total_bytes, url,
              len(batches))
     sent: list[str] = []
-    commits: set[str] = set()
-    head = None
+    commits = 0
     for i, batch in enumerate(batches, 1):
-        ops = [CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(plan.folder / f.path)) for f in batch]
-        msg = commit_message if len(batches) == 1 else f"{commit_message} ({i}/{len(batches)})"
-        info = api.create_commit(repo_id, ops, commit_message=msg, repo_type=REPO_TYPE, revision=revision)
-        changed = [op.path_in_repo for op in ops if op._remote_oid is None or op._remote_oid != op._local_oid]
-        sent += changed
-        if changed and info.oid != head:
-            commits.add(info.oid)
-        head = info.oid
+        remote = {p.path: p for p in api.get_paths_info(repo_id, [f.path for f in batch], repo_type=REPO_TYPE,
+                                                        revision=revision) if isinstance(p, RepoFile)}
+        changed = [f for f in batch if not _same_file(plan.folder / f.path, remote.get(f.path))]
+        if changed:
+            ops = [CommitOperationAdd(path_in_repo=f.path, path_or_fileobj=str(plan.folder / f.path)) for f in changed]
+            msg = commit_message if len(batches) == 1 else f"{commit_message} ({i}/{len(batches)})"
+            api.create_commit(repo_id, ops, commit_message=msg, repo_type=REPO_TYPE, revision=revision)
+            sent += [f.path for f in changed]
+            commits += 1
         log.info("batch %d/%d: %d files sent, %d already there", i, len(batches), len(changed),
                  len(batch) - len(changed))
-    return PublishResult(str(url), len(commits), sent, len(plan.files) - len(sent))
+    return PublishResult(str(url), commits, sent, len(plan.files) - len(sent))
+
+
+def _same_file(local: Path, remote) -> bool:
+    """Whether the repo's file (a ``RepoFile`` from ``HfApi.get_paths_info``, or None) has ``local``'s bytes:
+    compared by size, then by the LFS sha256 or the git blob id the Hub reports."""
+    if remote is None or remote.size != local.stat().st_size:
+        return False
+    if remote.lfs is not None:
+        return _digest(local, hashlib.sha256()) == remote.lfs.sha256
+    return _digest(local, hashlib.sha1(b"blob %d\0" % local.stat().st_size)) == remote.blob_id
+
+
+def _digest(path: Path, h) -> str:
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.hexdigest()

@@ -414,7 +414,8 @@ def plan_patterns(desc: Description, rows: list[dict[str, Any]]) -> list[str]:
 def resolve_described_root(path_or_repo_id: str | Path, desc: Description, config: str,
                            revision: str | None = None, cache_dir: str | None = None) -> Path:
     """A local folder as is; a Hub repo id: its metadata, then only the videos (or archives) ``config``
-    needs, downloaded into ``cache_dir`` (default ``~/.cache/ditto-data/<owner>--<name>``) and extracted."""
+    needs, downloaded into ``cache_dir`` (default: under the Hugging Face datasets cache, see
+    ``hf.default_cache_dir``) and extracted."""
     from .hf import local_or_cache
 
     root, repo_id = local_or_cache(path_or_repo_id, cache_dir)

@@ -10,6 +10,12 @@ Resuming mid-epoch: every sample carries ``_worker``, ``_num_workers``, ``_pos``
 The main process records, per worker, how far the batches it actually received reach
 (:meth:`StreamingTripletDataset.observe`, done for you by :class:`StatefulLoader`), so
 ``state_dict()`` excludes samples prefetched by workers but not yet used.
+
+The dataset also follows torchdata's ``Stateful`` protocol, so ``StatefulDataLoader`` resumes it
+too: inside a worker, ``state_dict()`` is that worker's own progress (``consumed`` holds only its
+id), which the loader snapshots with every batch the worker sends and, on resume, hands back to
+the same worker's ``load_state_dict`` before the iterator is made. The loader keeps the snapshot
+of the last batch it yielded, so prefetched batches are not counted either.
 """
 
 from __future__ import annotations
@@ -216,6 +222,11 @@ class StreamingTripletDataset(TrainingKnobs, IterableDataset):
             for url in order[self.rank::self.world_size][worker::num_workers]:
                 yield from iter_shard(url)
         else:  # fewer shards than slots: everyone reads all, keeps every slots-th sample
+            if worker == 0 and self.rank == 0:
+                log.warning("%d WebDataset shard(s) for %d reader(s) (%d rank(s) x %d worker(s)): each reader reads "
+                            "every shard and keeps 1 sample in %d; write at least %d shards (export with a "
+                            "smaller --shard-size or --max-samples) so each reads whole shards of its own",
+                            len(order), slots, self.world_size, num_workers, slots, slots)
             c = 0
             for url in order:
                 for item in iter_shard(url):
@@ -229,7 +240,6 @@ class StreamingTripletDataset(TrainingKnobs, IterableDataset):
         if self._num_workers not in (None, num_workers) and self._resume:
             raise ValueError(f"resume state was taken with num_workers={self._num_workers}, "
                              f"this loader has {num_workers}")
-        main = info is None
         rng = np.random.default_rng([self.seed, self.epoch, self.rank, worker, 7])
         skip = self._resume.get(worker, 0)
         tried = ok = 0
@@ -248,9 +258,10 @@ class StreamingTripletDataset(TrainingKnobs, IterableDataset):
                 continue
             ok += 1
             sample.update(_worker=worker, _num_workers=num_workers, _pos=pos, _epoch=self.epoch)
-            if main:
-                self._num_workers = num_workers
-                self._consumed[worker] = pos + 1
+            # in the main process this is the loader's view; in a worker it is that worker's own
+            # progress, which torchdata's StatefulDataLoader snapshots with each batch it sends
+            self._num_workers = num_workers
+            self._consumed[worker] = pos + 1
             yield sample
         if tried and not ok:
             msg = (f"rank {self.rank} worker {worker}: none of its {tried} samples could be read "

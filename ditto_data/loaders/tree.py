@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import layout
-from ..schema import SOURCE
+from ..schema import SIM2REAL, SOURCE
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,21 @@ def read_captions(root: str | Path) -> dict[str, str]:
 
 
 def _ids(edited_rel: str, source_rel: str) -> tuple[str, str, str]:
-    """(edit id, source id, category) from metadata paths, tolerant of non-Ditto names."""
+    """(edit id, source id, category) from metadata paths, tolerant of non-Ditto names.
+
+    A reversed triplet (Ditto-1M's ``sim2real``: an edited video as the source, the real clip as
+    the target) takes its id from the edited video, so ids stay unique when a clip has several
+    edits; its category is ``sim2real``.
+    """
+    try:
+        layout.parse_edited(edited_rel)
+    except ValueError:
+        try:
+            _, _, h, n = layout.parse_edited(source_rel)
+        except ValueError:
+            pass
+        else:
+            return f"{h}_{n}", h, SIM2REAL
     try:
         folder, _, h, n = layout.parse_edited(edited_rel)
         eid, category = f"{h}_{n}", layout.category_of_folder(folder)

@@ -17,7 +17,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-_BRACE = re.compile(r"\{(\d+)\.\.(\d+)\}")
+_BRACE = re.compile(r"\{([^{}]*)\}")
+_RANGE = re.compile(r"^(\d+)\.\.(\d+)$")
 
 #: member suffix -> row field (the reader's contract with ``ditto_data.exports.webdataset``)
 MEMBERS = {"source.mp4": "source_video", "edited.mp4": "edited_video", "depth.mp4": "depth_video",
@@ -25,15 +26,26 @@ MEMBERS = {"source.mp4": "source_video", "edited.mp4": "edited_video", "depth.mp
 
 
 def expand_urls(spec: str | Path | list[str | Path]) -> list[str]:
-    """Shard URLs from a list, a brace pattern (``shard-{000000..000009}.tar``) or a folder URL."""
+    """Shard URLs from a list, a brace pattern or a folder URL.
+
+    Braces expand as in webdataset and the shell: ranges (``shard-{000000..000009}.tar``, zero
+    padded like their first bound) and lists (``{train,extra}-{0..3}.tar``), several per URL.
+    """
     if isinstance(spec, (list, tuple)):
         return [u for s in spec for u in expand_urls(s)]
     spec = str(spec)
     m = _BRACE.search(spec)
-    if m:
-        a, b = m.group(1), m.group(2)
-        return [u for i in range(int(a), int(b) + 1)
-                for u in expand_urls(spec[:m.start()] + str(i).zfill(len(a)) + spec[m.end():])]
+    if m and (_RANGE.match(m.group(1)) or "," in m.group(1)):
+        head, tail = spec[:m.start()], spec[m.end():]
+        r = _RANGE.match(m.group(1))
+        if r:
+            a, b = r.group(1), r.group(2)
+            if int(b) < int(a):
+                raise ValueError(f"{spec}: empty brace range {{{a}..{b}}}")
+            choices = [str(i).zfill(len(a)) for i in range(int(a), int(b) + 1)]
+        else:
+            choices = m.group(1).split(",")
+        return [u for c in choices for u in expand_urls(head + c + tail)]
     import fsspec
 
     fs, path = fsspec.core.url_to_fs(spec)
@@ -52,7 +64,7 @@ def is_webdataset(spec: Any) -> bool:
     if not isinstance(spec, (str, Path)):
         return False
     s = str(spec)
-    if s.endswith(".tar") or _BRACE.search(s):
+    if s.endswith(".tar") or any(_RANGE.match(g) or "," in g for g in _BRACE.findall(s)):
         return True
     p = Path(s)
     if "://" not in s and p.is_dir():

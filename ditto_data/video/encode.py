@@ -19,6 +19,13 @@ from .errors import VideoError
 from .ffmpeg import check_exit, ffmpeg_bin
 
 
+#: BT.709, limited range: the tags (container and H.264 VUI) that say how the YUV samples were made,
+#: so players and decoders convert them back to RGB with the matrix that made them
+COLOR_ARGS = ("-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv")
+#: the scale options that make those samples: RGB (or the source's YUV, as its tags say) to BT.709 limited range
+TO_BT709 = "out_color_matrix=bt709:out_range=tv"
+
+
 def x264_args(gop: int = 20, crf: float = 18, preset: str = "veryfast", threads: int = 2) -> list[str]:
     """FFmpeg output options for a deterministic H.264 yuv420p stream with a keyframe every ``gop``
     frames. Shared with the standardize transcode so both make the same kind of file."""
@@ -26,6 +33,7 @@ def x264_args(gop: int = 20, crf: float = 18, preset: str = "veryfast", threads:
         "-c:v", "libx264", "-preset", preset, "-crf", f"{crf:g}", "-pix_fmt", "yuv420p",
         "-g", str(gop), "-keyint_min", str(gop), "-sc_threshold", "0", "-bf", "2",
         "-x264-params", "open-gop=0", "-threads", str(threads), "-movflags", "+faststart",
+        *COLOR_ARGS,
         "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:v", "+bitexact",
     ]  # fmt: skip
 
@@ -58,7 +66,8 @@ def encode_video(frames: np.ndarray | Iterable[np.ndarray], path: str | os.PathL
     with atomic_path(path) as tmp:
         cmd = [ffmpeg_bin(), "-hide_banner", "-nostdin", "-v", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "pipe:0",
-               "-an", *x264_args(gop, crf, preset, threads), "-f", "mp4", str(tmp)]  # fmt: skip
+               "-an", "-vf", f"scale={TO_BT709},format=yuv420p,setsar=1",
+               *x264_args(gop, crf, preset, threads), "-f", "mp4", str(tmp)]  # fmt: skip
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         n = 0
         try:

@@ -45,6 +45,8 @@ class VideoInfo:
     num_frames_estimated: bool = False
     bit_rate: int | None = None
     sample_aspect_ratio: float = 1.0  # of the coded pixels (non-square in e.g. DV, some phone clips)
+    color_space: int = 2  # FFmpeg's AVColorSpace of the YUV samples (1 BT.709, 2 unspecified, 5/6 BT.601)
+    color_range: int = 0  # AVColorRange (0 unspecified, 1 limited "tv", 2 full "pc")
 
     @property
     def display_aspect(self) -> float:
@@ -206,4 +208,5 @@ def _probe(container, p: str, src: Path | bytes) -> VideoInfo:
         has_audio=has_audio, has_video=True, container=container.format.name,
         coded_width=coded_w, coded_height=coded_h, num_frames_estimated=estimated,
         bit_rate=int(container.bit_rate) if container.bit_rate else None, sample_aspect_ratio=sar,
+        color_space=int(cc.colorspace or 2), color_range=int(cc.color_range or 0),
     )  # fmt: skip

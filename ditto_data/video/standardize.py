@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
-from .encode import x264_args
+from .encode import TO_BT709, x264_args
 from .errors import VideoError
 from .ffmpeg import ffmpeg_bin, raise_if_killed, run_ffmpeg, stderr_tail
 from .probe import VideoInfo, probe
@@ -102,8 +102,8 @@ def cover_size(aspect: float, width: int, height: int) -> tuple[int, int]:
 
 
 def video_filter(info: VideoInfo, opts: StandardizeOptions, pad: int = 0, keep: int | None = None) -> str:
-    """The transcode's filter chain: fps, [keep the first ``keep`` frames], scale to cover, centre
-    crop, square pixels, tail padding.
+    """The transcode's filter chain: fps, [keep the first ``keep`` frames], scale to cover (and to
+    BT.709 limited range, which ``x264_args`` tags), centre crop, square pixels, tail padding.
 
     FFmpeg rotates (autorotate) before this chain, so sizes here are display sizes. A little tail
     padding (``MARGIN``) is always there so a window ending at the source's last frame still gets
@@ -112,8 +112,32 @@ def video_filter(info: VideoInfo, opts: StandardizeOptions, pad: int = 0, keep: 
     w, h = output_size(info, opts.width, opts.height)
     sw, sh = cover_size(info.display_aspect, w, h)
     trim = f"trim=end_frame={keep}," if keep else ""
-    return (f"fps={opts.fps:g},{trim}scale={sw}:{sh}:flags=bicubic,crop={w}:{h},setsar=1,"
+    convert = to_bt709(info)  # a scale option, or a filter run on the (even-sized) crop
+    scale_opt, after_crop = (convert, "") if convert.startswith(":") else ("", convert)
+    return (f"fps={opts.fps:g},{trim}scale={sw}:{sh}:flags=bicubic{scale_opt},crop={w}:{h}{after_crop},setsar=1,"
             f"tpad=stop_mode=clone:stop={pad + MARGIN}")
+
+
+#: AVColorSpace values the colorspace filter takes as an input matrix (names as it spells them)
+_SPACES = {1: "bt709", 5: "bt470bg", 6: "smpte170m", 7: "smpte240m", 9: "bt2020ncl"}
+
+
+def to_bt709(info: VideoInfo) -> str:
+    """What the chain adds after its scale so the output's samples are BT.709 limited range, as tagged.
+
+    Samples already BT.709 stay as they are. Other YUV samples go through FFmpeg's ``colorspace``
+    filter (swscale does not convert between YUV matrices); untagged ones are read as BT.601, as
+    swscale and the decoders read them. RGB-like sources are converted by the scale itself.
+    """
+    fmt = info.pix_fmt or ""
+    if info.color_space == 1 and info.color_range != 2:
+        return ""
+    if fmt.startswith(("yuv420p", "yuv422p", "yuv444p")) and not fmt.startswith("yuvj"):
+        space = _SPACES.get(info.color_space, "smpte170m")
+        rng = "pc" if info.color_range == 2 else "tv"
+        return (f",colorspace=space=bt709:range=tv:primaries=bt709:trc=bt709:ispace={space}:irange={rng}"
+                f":iprimaries=bt709:itrc=bt709:fast=1")
+    return f":{TO_BT709}"
 
 
 def detect_cuts(scores: np.ndarray, threshold: float, upto: int | None = None) -> list[int]:
