@@ -24,6 +24,7 @@ from typing import Protocol
 from tqdm.auto import tqdm
 
 from .. import atomic, layout
+from . import timings
 from ..schema import Record, content_id
 from .chain import Link, run_chain, segments
 from .config import BuildConfig, load_config
@@ -210,6 +211,11 @@ def build(input_dir: str | Path, out_dir: str | Path, config: BuildConfig | str 
                          s.reused, s.rejected, s.seconds)
     finally:
         executor.close()
+        timings.record(out, [{"stage": s.name, "config_hash": config_hash(cfg.stage_config(s.name)),
+                              "backend": getattr(cfg.stage_config(s.name), "backend", None),
+                              "processed": s.processed, "seconds": round(s.seconds, 3),
+                              "gpus": get_stage(s.name).resources_for(cfg.stage_config(s.name)).gpus,
+                              "executor": cfg.executor} for s in result.stages])
 
     from ..exports import export_dataset
 
