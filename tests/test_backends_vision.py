@@ -64,16 +64,21 @@ def test_backends_declare_resources():
         assert isinstance(cls.resources, Resources) and cls.resources.gpu_memory_gb > 0
 
 
+def run_observed(backend, call, pick):
+    """``call()`` with a forward hook on the backend's real model recording ``pick(output)``."""
+    backend.setup()
+    seen = []
+    handle = backend.model.register_forward_hook(lambda m, a, out: seen.append(pick(out).detach().clone()))
+    try:
+        return call(), seen
+    finally:
+        handle.remove()
+
+
 def test_dinov2_feature_is_the_cls_token(models, frames):
     """Fails if the clip feature mean-pools the patch tokens (or takes any token but CLS)."""
     b = Dinov2Features(ModelStageConfig(backend="dinov2", model=str(models["dinov2"])))
-    b.setup()
-    seen = []
-    handle = b.model.register_forward_hook(lambda m, a, out: seen.append(out.last_hidden_state.detach().clone()))
-    try:
-        got = b.embed(frames[:1])
-    finally:
-        handle.remove()
+    got, seen = run_observed(b, lambda: b.embed(frames[:1]), lambda out: out.last_hidden_state)
     tokens = seen[0][0]  # [1 + patches, D], after DINOv2's final layernorm
     cls = tokens[0].numpy() / np.linalg.norm(tokens[0].numpy())
     np.testing.assert_allclose(got, cls, atol=1e-5)
@@ -89,13 +94,7 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
 def test_depth_is_the_models_inverse_depth_near_bright(models, frames):
     """Fails if depth is inverted (far = bright) or is not the model's own prediction for the frame."""
     est = DepthAnythingEstimator(DepthConfig(model=str(models["depth"])))
-    est.setup()
-    seen = []
-    handle = est.model.register_forward_hook(lambda m, a, out: seen.append(out.predicted_depth.detach().clone()))
-    try:
-        d = est.depth(frames[:1])
-    finally:
-        handle.remove()
+    d, seen = run_observed(est, lambda: est.depth(frames[:1]), lambda out: out.predicted_depth)
     import torch.nn.functional as F
 
     raw = F.interpolate(seen[0][:, None].float(), size=frames.shape[1:3], mode="bicubic", align_corners=False)[0, 0]
