@@ -314,3 +314,10 @@ def test_enhancer_keeps_shape_reads_0_to_1_and_is_seeded(enhancer, source, small
     assert enhancer.strength * 40 // 1 == 4
     with pytest.raises(ValueError, match="total_steps"):
         Wan22Enhancer(enh_config("unused", steps=5, total_steps=4)).steps
+
+
+def test_vae_tiling_reaches_the_pipeline(models, generator):
+    """VAE tiling is switched on where asked (CPU offload is a GPU-only saver: a CPU run ignores it)."""
+    g = WanVaceGenerator(gen_config(models["vace"], vae_tiling=True, offload="sequential"))
+    g.setup()
+    assert g.pipe.vae.use_tiling and not generator.pipe.vae.use_tiling
