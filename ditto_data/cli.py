@@ -304,6 +304,8 @@ def _cmd_view(args: argparse.Namespace) -> int:
         return 0
     console.print(f"[bold]viewer:[/bold] http://{args.host}:{args.port}/  (Ctrl-C to stop)")
     serve(args.path, host=args.host, port=args.port)
+    return 0
+
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from .builders import load_config
