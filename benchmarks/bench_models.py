@@ -98,6 +98,7 @@ def main() -> None:
 
     frames = tm.clip_frames(args.clip or media([CLIP]) / CLIP, args.frames)
     depth = frames.mean(-1).astype(np.uint8)
+    pairs = frames[: len(frames) // 2 * 2]  # the CPU judge compares consecutive frame pairs
     keyframes = frames[np.linspace(0, len(frames) - 1, 4).round().astype(int)]  # what the features stage embeds
     text = "turn the video into a pencil sketch"
     d = Path(tempfile.mkdtemp(prefix="bench-models-"))
@@ -113,10 +114,10 @@ def main() -> None:
         ("motion", cotracker.CoTrackerMotion, None, lambda b: b.score(frames)),
         ("caption", qwen_vl.QwenVLCaptioner, "qwen_vl", lambda b: b.caption(frames, {"width": 176, "height": 144})),
         ("instruction", qwen_vl.QwenVLInstructor, "qwen_vl", lambda b: b.instructions(frames, "a man in a car", 1, 0)),
-        ("keyframe_edit", qwen_image.QwenImageEditor, "qie", lambda b: b.edit(frames[0], text, "sketch", 0)),
+        ("keyframe_edit", qwen_image.QwenImageEditor, "qie", lambda b: b.edit(frames[0], text, "pencil_sketch", 0)),
         ("depth", depth_anything.DepthAnythingEstimator, "depth", lambda b: b.depth(frames)),
         ("generate", wan_vace.WanVaceGenerator, "vace", lambda b: b.generate(frames, frames[0], depth, text, None, 0)),
-        ("judge", qwen_vl.QwenVLJudge, "qwen_vl", lambda b: b.judge(frames, frames, text)),
+        ("judge", qwen_vl.QwenVLJudge, "qwen_vl", lambda b: b.judge(pairs, pairs, text)),
         ("enhance", wan22.Wan22Enhancer, "wan22", lambda b: b.enhance(frames, text, 0)),
     ]
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])

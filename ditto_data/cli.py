@@ -324,6 +324,35 @@ def _cmd_view(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .builders import load_config
+    from .generation.cost import plan_build
+
+    plan = plan_build(load_config(args.config), args.samples, gpus=args.gpus, gpu_type=args.gpu_type, out_dir=args.out)
+    t = Table(title=f"{args.config or 'default config'}: per sample (one edit) on {plan.gpu.name}")
+    for c in ("stage", "backend", "model", "GPU-s/sample", "peak GB", "source"):
+        t.add_column(c, justify="right" if c in ("GPU-s/sample", "peak GB") else "left", no_wrap=c != "model")
+    for s in plan.stages:
+        t.add_row(s.stage, s.backend, (s.model or "-").rsplit("/", 1)[-1], f"{s.gpu_seconds:.1f}" if s.source != "cpu"
+                  else "-", f"{s.peak_memory_gb:.0f}" if s.peak_memory_gb else "-", s.source)
+    console.print(t)
+    for s in plan.stages:
+        if s.source != "cpu":
+            console.print(f"  {s.stage}: {s.detail}", highlight=False)
+    days = plan.total_gpu_seconds / 86400
+    console.print(f"[bold]estimate[/bold] (FLOPs at assumed throughput; measured where the source says so): "
+                  f"{plan.per_sample_gpu_seconds:.0f} GPU-s a sample; {plan.samples:,} samples = "
+                  f"{plan.total_gpu_seconds / 3600:,.1f} GPU-hours ({days:,.1f} GPU-days), "
+                  f"{plan.wall_seconds / 3600:,.1f} h on {plan.gpus} GPU(s)")
+    console.print(f"[bold]paper[/bold]: 12,000 GPU-days for 1,000,000 samples = "
+                  f"{plan.paper_gpu_seconds / plan.samples:.0f} GPU-s a sample; {plan.samples:,} samples = "
+                  f"{plan.paper_gpu_seconds / 86400:,.1f} GPU-days")
+    for s in plan.too_big:
+        console.print(f"[yellow]{s.stage}: ~{s.peak_memory_gb:.0f} GB exceeds the {plan.gpu.memory_gb:.0f} GB of a "
+                      f"{plan.gpu.name}: set offload (model or sequential) or a smaller model[/yellow]")
+    return 0
+
+
 def _global_flags(p: argparse.ArgumentParser, top: bool) -> None:
     """Flags accepted before or after the command: on a command they leave the value parsed before it."""
     default = False if top else argparse.SUPPRESS
@@ -455,6 +484,16 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--static", type=Path, metavar="DIR", help="write the viewer as static files into DIR instead")
     v.add_argument("--quiet", action="store_true", help="no progress bars")
     v.set_defaults(func=_cmd_view)
+
+    from .generation.cost import GPUS
+
+    pl = sub.add_parser("plan", help="estimate GPU time and memory per stage before running a build")
+    pl.add_argument("--config", type=Path, help="YAML build config (e.g. configs/ditto_paper.yaml)")
+    pl.add_argument("--samples", type=int, required=True, help="edit triplets to generate")
+    pl.add_argument("--gpus", type=int, default=1, help="GPUs the build runs on (default: 1)")
+    pl.add_argument("--gpu-type", default="h100", choices=list(GPUS), help="GPU model (default: h100)")
+    pl.add_argument("--out", type=Path, help="a build folder: use its measured stage times where the config matches")
+    pl.set_defaults(func=_cmd_plan)
     return p
 
 

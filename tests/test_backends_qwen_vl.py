@@ -145,3 +145,64 @@ def test_bad_config_is_an_error(model):
         QwenVLInstructor(VLConfig(backend="qwen2.5-vl", model=model, categories=["sketchy"])).categories
     with pytest.raises(ValueError, match="uint8"):
         QwenVLCaptioner(VLConfig(backend="qwen2.5-vl", model=model)).caption(np.zeros((2, 8, 8, 3)), {})
+
+
+class ModelInputs:
+    """Records what reaches a real module during generate (a forward pre-hook on its first call)."""
+
+    def __init__(self, module):
+        self.calls: list[dict] = []
+        self.handle = module.register_forward_pre_hook(self._record, with_kwargs=True)
+
+    def _record(self, module, args, kwargs):
+        if not self.calls:  # the prefill; later calls are decoding steps
+            found = {k: v.detach().clone() for k, v in kwargs.items() if hasattr(v, "detach")}
+            found.update({i: v.detach().clone() for i, v in enumerate(args) if hasattr(v, "detach")})
+            self.calls.append(found)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.handle.remove()
+
+
+def test_images_come_before_the_text_in_the_user_turn(model, frames):
+    """Fails if the images follow the text (Qwen2.5-VL's chat template puts them first) or are dropped."""
+    cap = QwenVLCaptioner(VLConfig(backend="qwen2.5-vl", model=model, max_retries=0, max_new_tokens=2))
+    cap.setup()
+    with ModelInputs(cap.model) as rec, pytest.raises(VLMOutputError):
+        cap.caption(frames, {"width": 176, "height": 144})
+    text = cap.tokenizer.decode(rec.calls[0]["input_ids"][0])
+    start = text.index("<|im_start|>user\n") + len("<|im_start|>user\n")
+    user = text[start:text.index("<|im_end|>", start)]
+    prompt = load_prompt("caption").render(n_frames=3, info=qwen_vl.describe({"width": 176, "height": 144}))
+    assert user.startswith("<|vision_start|>") and user.count("<|vision_start|>") == 3
+    assert user.split("<|vision_end|>")[-1] == prompt  # images first, then the whole prompt text
+
+
+def test_judge_sees_source_frames_then_edited_frames(model, frames):
+    """Fails if source and edited are swapped or interleaved in what the VLM judge sees."""
+    judge = QwenVLJudge(VLConfig(backend="qwen2.5-vl", model=model, max_retries=0, max_new_tokens=2, frames=2))
+    judge.setup()
+    edited = np.ascontiguousarray(255 - frames)
+    with ModelInputs(judge.model.model.visual) as rec, pytest.raises(VLMOutputError):  # the vision tower
+        judge.judge(frames, edited, "turn the video into a pencil sketch")
+    pixels = rec.calls[0].get("hidden_states", rec.calls[0].get(0))
+    src = judge.image_processor(images=judge._images(frames, 2), return_tensors="pt")["pixel_values"]
+    edt = judge.image_processor(images=judge._images(edited, 2), return_tensors="pt")["pixel_values"]
+    np.testing.assert_allclose(pixels.numpy(), np.concatenate([src.numpy(), edt.numpy()]), atol=1e-5)
+
+
+def test_judge_is_greedy_by_default_and_retries_sample(model, frames):
+    """Fails if the judge samples its verdict (seed-dependent) or retries a greedy answer greedily."""
+    judge = QwenVLJudge(VLConfig(backend="qwen2.5-vl", model=model, max_new_tokens=12))
+    judge.setup()
+    inputs = judge.encode(judge._images(frames, 2), "score this edit")
+    assert judge.temperature_for(0) == 0.0 and judge.temperature_for(1) == 0.7
+    assert judge.answer(inputs, seed=1) == judge.answer(inputs, seed=2)  # greedy: the seed does not matter
+    sampled = {judge.answer(inputs, seed=s, temperature=1.0) for s in range(4)}
+    assert len(sampled) > 1
+    assert judge.model_info["temperature"] == 0.0
+    cap = QwenVLCaptioner(VLConfig(backend="qwen2.5-vl", model=model))
+    assert cap.temperature_for(0) == 0.7  # captions keep sampling, for varied wording

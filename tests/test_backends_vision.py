@@ -9,7 +9,9 @@ pytest.importorskip("transformers")
 
 from tiny_models import clip_frames, tiny_depth_anything, tiny_dinov2  # noqa: E402
 
-from ditto_data.builders.stage import ModelStageConfig, Resources  # noqa: E402
+from ditto_data.builders import load_config  # noqa: E402
+from ditto_data.builders.stage import ConfigError, ModelStageConfig, Resources  # noqa: E402
+from ditto_data.generation.depth import DepthConfig  # noqa: E402
 from ditto_data.generation.backends._base import BackendError  # noqa: E402
 from ditto_data.generation.backends.depth_anything import DepthAnythingEstimator  # noqa: E402
 from ditto_data.generation.backends.dinov2 import Dinov2Features  # noqa: E402
@@ -62,11 +64,58 @@ def test_backends_declare_resources():
         assert isinstance(cls.resources, Resources) and cls.resources.gpu_memory_gb > 0
 
 
+def run_observed(backend, call, pick):
+    """``call()`` with a forward hook on the backend's real model recording ``pick(output)``."""
+    backend.setup()
+    seen = []
+    handle = backend.model.register_forward_hook(lambda m, a, out: seen.append(pick(out).detach().clone()))
+    try:
+        return call(), seen
+    finally:
+        handle.remove()
+
+
+def test_dinov2_feature_is_the_cls_token(models, frames):
+    """Fails if the clip feature mean-pools the patch tokens (or takes any token but CLS)."""
+    b = Dinov2Features(ModelStageConfig(backend="dinov2", model=str(models["dinov2"])))
+    got, seen = run_observed(b, lambda: b.embed(frames[:1]), lambda out: out.last_hidden_state)
+    tokens = seen[0][0]  # [1 + patches, D], after DINOv2's final layernorm
+    cls = tokens[0].numpy() / np.linalg.norm(tokens[0].numpy())
+    np.testing.assert_allclose(got, cls, atol=1e-5)
+    mean = tokens.mean(0).numpy()
+    assert not np.allclose(got, mean / np.linalg.norm(mean), atol=1e-3)
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    ra, rb = np.argsort(np.argsort(a.ravel())), np.argsort(np.argsort(b.ravel()))
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def test_depth_is_the_models_inverse_depth_near_bright(models, frames):
+    """Fails if depth is inverted (far = bright) or is not the model's own prediction for the frame."""
+    est = DepthAnythingEstimator(DepthConfig(model=str(models["depth"])))
+    d, seen = run_observed(est, lambda: est.depth(frames[:1]), lambda out: out.predicted_depth)
+    import torch.nn.functional as F
+
+    raw = F.interpolate(seen[0][:, None].float(), size=frames.shape[1:3], mode="bicubic", align_corners=False)[0, 0]
+    assert spearman(d[0].astype(float), raw.numpy()) > 0.95  # larger inverse depth (nearer) = brighter
+
+
+def test_depth_normalisation_per_frame_by_default_or_per_clip(models, frames):
+    """Per frame as VACE's depth annotator does (the default); one scale over the clip when asked."""
+    per_frame = DepthAnythingEstimator(DepthConfig(model=str(models["depth"]))).depth(frames)
+    assert all(f.min() == 0 and f.max() == 255 for f in per_frame)
+    clip = DepthAnythingEstimator(DepthConfig(model=str(models["depth"]), normalize="clip")).depth(frames)
+    assert clip.min() == 0 and clip.max() == 255
+    assert not np.array_equal(clip, per_frame)
+    with pytest.raises(ConfigError, match="normalize"):
+        load_config({"stages": {"depth": {"normalize": "global"}}})
+
+
 def test_depth_is_aligned_with_the_source(models, frames):
     est = DepthAnythingEstimator(ModelStageConfig(backend="depth-anything", model=str(models["depth"]), batch_size=2))
     d = est.depth(frames)
     assert d.shape == frames.shape[:3] and d.dtype == np.uint8
-    assert d.min() == 0 and d.max() == 255  # one scale over the whole clip
     raw = est.predict(frames)
     # frame i of the depth video is the prediction for source frame i, whatever the batch around it
     np.testing.assert_allclose(est.predict(frames[3:4])[0], raw[3], rtol=1e-4, atol=1e-4)

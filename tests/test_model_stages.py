@@ -70,6 +70,13 @@ def test_build_with_dinov2_depth_vace_and_wan22(models, inputs, tmp_path):
         assert e.provenance["edited_video"]["model"] == models["wan22"]
         assert e.artifacts["depth_video"] == next(c for c in clips if c.id == e.source_id).artifacts["depth_video"]
     assert result.counts["global_style"] == 2
+    assert len({e.provenance["edited_video"]["seed"] for e in edits}) == 2  # per-sample seeds
+    # the plan now reads this build's measured GPU stage times instead of estimating them
+    from ditto_data.generation.cost import plan_build
+
+    by = {s.stage: s for s in plan_build(cfg, 4, out_dir=out).stages}
+    assert by["generate"].source == by["enhance"].source == "measured" and by["generate"].gpu_seconds > 0
+    assert "estimate was" in by["generate"].detail
 
 
 def test_vlm_malformed_answers_are_rejections_not_crashes(models, inputs, tmp_path):

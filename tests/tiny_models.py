@@ -141,9 +141,25 @@ def tiny_qwen_vl(dest: Path) -> Path:
     return dest
 
 
+#: The scheduler Wan's diffusers checkpoints ship (Wan2.1 T2V/VACE, Wan2.2 A14B): UniPC on flow
+#: sigmas, shift 3.0 (diffusers' Wan docs: "By default, Wan uses the UniPCMultistepScheduler(
+#: prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0)").
+WAN_SCHEDULER = dict(prediction_type="flow_prediction", use_flow_sigmas=True, flow_shift=3.0, num_train_timesteps=1000,
+                     solver_order=2, solver_type="bh2", predict_x0=True, lower_order_final=True, final_sigmas_type="zero",
+                     timestep_spacing="linspace")
+
+#: Qwen/Qwen-Image(-Edit)'s scheduler/scheduler_config.json: flow-match Euler with resolution-dependent
+#: (exponential) dynamic shifting.
+QWEN_IMAGE_SCHEDULER = dict(base_image_seq_len=256, base_shift=0.5, invert_sigmas=False, max_image_seq_len=8192,
+                            max_shift=0.9, num_train_timesteps=1000, shift=1.0, shift_terminal=0.02,
+                            stochastic_sampling=False, time_shift_type="exponential", use_beta_sigmas=False,
+                            use_dynamic_shifting=True, use_exponential_sigmas=False, use_karras_sigmas=False)
+
+
 def _wan_parts(dest: Path):
-    """Tiny Wan VAE, scheduler, T5 text encoder and tokenizer (shapes of diffusers' own Wan tests)."""
-    from diffusers import AutoencoderKLWan, FlowMatchEulerDiscreteScheduler
+    """Tiny Wan VAE, T5 text encoder and tokenizer (shapes of diffusers' own Wan tests), and the real
+    checkpoints' scheduler class and config."""
+    from diffusers import AutoencoderKLWan, UniPCMultistepScheduler
     from transformers import UMT5Config, UMT5EncoderModel
 
     _seed()
@@ -153,7 +169,7 @@ def _wan_parts(dest: Path):
     _seed()
     te = UMT5EncoderModel(UMT5Config(vocab_size=len(tok), d_model=32, d_kv=8, d_ff=37, num_layers=1, num_heads=4,
                                  relative_attention_num_buckets=8, pad_token_id=tok.pad_token_id))
-    return dict(vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(shift=7.0), text_encoder=te, tokenizer=tok)
+    return dict(vae=vae, scheduler=UniPCMultistepScheduler(**WAN_SCHEDULER), text_encoder=te, tokenizer=tok)
 
 
 _WAN_DIT = dict(patch_size=(1, 2, 2), num_attention_heads=2, attention_head_dim=12, in_channels=16, out_channels=16,
@@ -172,12 +188,14 @@ def tiny_wan_vace(dest: Path) -> Path:
 
 
 def tiny_wan22(dest: Path) -> Path:
-    """A two-expert Wan2.2-style pipeline: ``transformer`` (high noise) and ``transformer_2`` (low noise)."""
+    """A two-expert Wan2.2-style pipeline: ``transformer`` (high noise) and ``transformer_2`` (low
+    noise), different random weights, boundary 0.875 as Wan2.2 T2V-A14B's."""
     from diffusers import WanPipeline, WanTransformer3DModel
 
     parts = _wan_parts(dest)
     _seed()
     high = WanTransformer3DModel(**_WAN_DIT)
+    torch.manual_seed(1)
     low = WanTransformer3DModel(**_WAN_DIT)
     WanPipeline(transformer=high, transformer_2=low, boundary_ratio=0.875, **parts).save_pretrained(dest)
     return dest
@@ -210,7 +228,8 @@ def tiny_qwen_image_edit(dest: Path) -> Path:
                          rope_scaling={"mrope_section": [1, 1, 2], "rope_type": "default", "type": "default"}),
         vision_config=dict(depth=2, hidden_size=16, intermediate_size=16, num_heads=2, out_hidden_size=16),
         **ids))
-    pipe = QwenImageEditPipeline(transformer=transformer, vae=vae, scheduler=FlowMatchEulerDiscreteScheduler(),
+    pipe = QwenImageEditPipeline(transformer=transformer, vae=vae,
+                                 scheduler=FlowMatchEulerDiscreteScheduler(**QWEN_IMAGE_SCHEDULER),
                                  text_encoder=te, tokenizer=tok, processor=None)
     pipe.save_pretrained(dest)
     tok.save_pretrained(dest / "processor")

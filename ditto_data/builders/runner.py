@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from .. import atomic, layout
 from ..schema import Record, content_id
+from . import timings
 from .chain import Link, run_chain, segments
 from .config import BuildConfig, load_config
 from .ledger import Ledger
@@ -162,6 +163,18 @@ def make_executor(cfg: BuildConfig) -> Executor:
     return LocalExecutor(cfg.workers)
 
 
+def _record_times(out: Path, cfg: BuildConfig, stages: list[StageStats]) -> None:
+    """Stage times for ``ditto-data plan --out``; never the reason a build fails."""
+    try:
+        timings.record(out, [{"stage": s.name, "config_hash": config_hash(cfg.stage_config(s.name)),
+                              "backend": getattr(cfg.stage_config(s.name), "backend", None),
+                              "processed": s.processed, "seconds": round(s.seconds, 3),
+                              "gpus": get_stage(s.name).resources_for(cfg.stage_config(s.name)).gpus,
+                              "executor": cfg.executor} for s in stages])
+    except OSError as e:
+        log.warning("could not record stage times in %s: %s", out, e)
+
+
 def build(input_dir: str | Path, out_dir: str | Path, config: BuildConfig | str | Path | dict | None = None,
           progress: bool = True, executor: Executor | None = None) -> BuildResult:
     """Build a dataset from the videos under ``input_dir`` into ``out_dir``; resumable.
@@ -210,6 +223,7 @@ def build(input_dir: str | Path, out_dir: str | Path, config: BuildConfig | str 
                          s.reused, s.rejected, s.seconds)
     finally:
         executor.close()
+        _record_times(out, cfg, result.stages)  # a failed build's finished stages were measured too
 
     from ..exports import export_dataset
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ..schema import Provenance, Record
+from ..schema import Provenance, Record, content_id
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,11 @@ class StageContext:
     def relpath(self, path: str | Path) -> str:
         """A path relative to the build's output folder, as records store artifacts."""
         return Path(path).relative_to(self.out_dir).as_posix()
+
+    def sample_seed(self, record_id: str) -> int:
+        """The seed of one sample's generative work: from (build seed, record id), so samples of one
+        shape start from different noise, and a rerun or another worker order gives the same."""
+        return sample_seed(self.seed, record_id)
 
     def artifact_path(self, name: str) -> Path:
         self.work_dir.mkdir(parents=True, exist_ok=True)
@@ -181,6 +186,11 @@ class Stage:
                           config_hash=self.ctx.config_hash, model=model or info.pop("model", None),
                           revision=revision or info.pop("revision", None), seed=seed,
                           extra={**{k: v for k, v in info.items() if k not in ("model", "revision")}, **extra})
+
+
+def sample_seed(build_seed: int, record_id: str) -> int:
+    """A 31-bit seed from (build seed, record id): fits every RNG (numpy, torch, CUDA)."""
+    return int(content_id(str(build_seed), record_id), 16) % (2**31)
 
 
 def import_object(spec: str) -> Any:

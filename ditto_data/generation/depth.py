@@ -23,11 +23,14 @@ from .generate import encode_checked, source_shape
 class DepthConfig(ModelStageConfig):
     backend: str = "depth-anything"
     enabled: bool = False
+    normalize: str = "frame"  # frame: min/max per frame, as VACE's depth annotator (ali-vilab/VACE); or clip
     gop: int = 20
     crf: float = 18.0
     preset: str = "veryfast"
 
     def validate(self) -> None:
+        if self.normalize not in ("frame", "clip"):
+            raise ConfigError("normalize", f"{self.normalize!r} is not one of frame, clip")
         if self.enabled and not self.model:
             raise ConfigError("model", "the depth stage needs a Depth Anything model (a local folder or Hub id)")
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
-from ..schema import CATEGORIES, CLIP, EDIT, Record, content_id, edit_id
+from ..schema import CATEGORIES, CLIP, EDIT, Record, edit_id
 from .clips import clip_video, read_spread_frames
 from .options import VLMOptions
 from .styles import get_style, style_names
@@ -87,7 +87,7 @@ class Instruction(Stage):
         return out
 
     def _edits(self, clip: Record) -> list[Record]:
-        seed = int(content_id(str(self.ctx.seed), clip.id), 16) % (2**31)
+        seed = self.ctx.sample_seed(clip.id)
         frames = None
         if getattr(self.backend, "needs_frames", True):
             frames = read_spread_frames(clip_video(clip, self.ctx.out_dir), self.config.frames)

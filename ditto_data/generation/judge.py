@@ -36,11 +36,15 @@ VLM_SCORES = ("instruction_fidelity", "content_preservation", "visual_quality", 
 class JudgeConfig(VLMOptions, ModelStageConfig):
     """Minimum of each score (a score the backend does not give is not checked).
 
+    The VLM judge decodes greedily (``temperature`` 0) so a verdict does not depend on sampling
+    luck; only a malformed answer's retries sample (``retry_temperature``).
+
     ``pairs``: how many pairs of consecutive frames spread over the clip are judged.
     """
 
     pairs: int = 6
     frames: int | None = None  # frames of each video the VLM judge sees
+    temperature: float | None = 0.0  # greedy: accept/reject must not be a coin toss
     min_temporal_consistency: float = 0.5
     min_structure_preservation: float = 0.2
     min_quality: float = 0.15
@@ -104,7 +108,8 @@ class MeasuredJudge:
     def setup(self) -> None:
         pass
 
-    def judge(self, source_frames: np.ndarray, edited_frames: np.ndarray, instruction: str) -> dict[str, Any]:
+    def judge(self, source_frames: np.ndarray, edited_frames: np.ndarray, instruction: str,
+              seed: int = 0) -> dict[str, Any]:
         return {"temporal_consistency": round(temporal_consistency(source_frames, edited_frames), 4),
                 "structure_preservation": round(structure_preservation(source_frames, edited_frames), 4),
                 "quality": round(quality(edited_frames), 4)}
@@ -133,12 +138,13 @@ class Judge(Stage):
                 idx = pair_indices(int(r.fields["num_frames"]), self.config.pairs)
                 src = read_frames_at(clip_video(r, self.ctx.out_dir, "source_video"), idx)
                 edt = read_frames_at(clip_video(r, self.ctx.out_dir, "edited_video"), idx)
-                verdict = dict(self.backend.judge(src, edt, r.fields["instruction"]))
+                seed = self.ctx.sample_seed(r.id)  # the VLM's retries sample from it
+                verdict = dict(self.backend.judge(src, edt, r.fields["instruction"], seed=seed))
                 rationale = verdict.pop("rationale", None)
                 r.fields["scores"] = verdict
                 if rationale:
                     r.fields["judge_rationale"] = rationale
-                r.provenance["scores"] = asdict(self.provenance())
+                r.provenance["scores"] = asdict(self.provenance(seed=seed))
                 for name, value in verdict.items():
                     floor = getattr(self.config, f"min_{name}", None)
                     if floor is not None and value < floor:

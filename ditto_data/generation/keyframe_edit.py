@@ -23,7 +23,15 @@ from .styles import apply_style
 
 @dataclass
 class KeyframeEditConfig(DiffusionOptions, ModelStageConfig):
-    pass
+    """Backend ``qwen-image-edit``. Ditto published no Qwen-Image-Edit settings; the defaults are
+    the Qwen/Qwen-Image-Edit model card's example (50 steps, true_cfg_scale 4.0, negative " ")."""
+
+    steps: int | None = 50  # Qwen-Image-Edit model card example
+    true_cfg_scale: float | None = 4.0  # Qwen-Image-Edit model card example
+    negative_prompt: str | None = " "  # Qwen-Image-Edit model card example
+
+    def validate(self) -> None:
+        self.validate_diffusion()
 
 
 class UnsupportedEdit(ValueError):
@@ -74,10 +82,11 @@ class KeyframeEdit(Stage):
         for r in batch:
             with self.rejecting(r):
                 frame = read_frames_at(clip_video(r, self.ctx.out_dir, "source_video"), [0])[0]
-                edited = self.backend.edit(frame, r.fields["instruction"], r.fields.get("style"), self.ctx.seed)
+                seed = self.ctx.sample_seed(r.id)
+                edited = self.backend.edit(frame, r.fields["instruction"], r.fields.get("style"), seed)
                 if edited.shape != frame.shape:  # model backends must give the keyframe back at its size
                     raise SampleError("shape_mismatch", f"edited keyframe {edited.shape} != source {frame.shape}")
                 path = self.ctx.artifact_path(f"{r.id}.png")
                 write_png(edited, path)
-                r.add_artifact("edited_keyframe", self.ctx.relpath(path), self.provenance(seed=self.ctx.seed))
+                r.add_artifact("edited_keyframe", self.ctx.relpath(path), self.provenance(seed=seed))
         return batch

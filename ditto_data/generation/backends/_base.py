@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ...builders.stage import Resources
+from ..options import offload_mode
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,10 @@ def generator(device: str, seed: int):  # -> torch.Generator
     import torch
 
     return torch.Generator(device="cpu" if device == "cpu" else device).manual_seed(int(seed))
+
+
+def torch_device_index(device: str) -> int | None:
+    return int(device.split(":", 1)[1]) if ":" in device else None
 
 
 def sample_indices(num_frames: int, count: int) -> list[int]:
@@ -117,13 +122,66 @@ class ModelBackend:
         return kw
 
     def place(self, pipe: Any) -> Any:
-        """Put a diffusers pipeline on the device (or CPU-offload it where ``offload`` asks); quiet."""
-        if self.option("offload", False) and self.device.startswith("cuda"):
-            pipe.enable_model_cpu_offload()
+        """Put a diffusers pipeline on the device as ``offload`` asks, with VAE tiling where asked; quiet.
+
+        ``offload``: ``none`` (everything on the device), ``model`` (one component at a time) or
+        ``sequential`` (one layer at a time). Offload and tiling are GPU memory savers: on a CPU
+        run they are ignored.
+        """
+        mode = offload_mode(self.option("offload", "none"))
+        if mode != "none" and self.device.startswith("cuda"):
+            gpu = torch_device_index(self.device)
+            if mode == "model":
+                pipe.enable_model_cpu_offload(gpu_id=gpu)
+            else:
+                pipe.enable_sequential_cpu_offload(gpu_id=gpu)
         else:
             pipe.to(self.device)
+        if self.option("vae_tiling", False):
+            vae = getattr(pipe, "vae", None)
+            if vae is not None and hasattr(vae, "enable_tiling"):
+                vae.enable_tiling()
+            else:
+                log.warning("%s: vae_tiling asked, but this pipeline's VAE cannot tile", type(self).__name__)
         pipe.set_progress_bar_config(disable=True)
         return pipe
+
+    def set_flow_shift(self, pipe: Any) -> None:
+        """Apply ``flow_shift`` to the pipeline's scheduler (UniPC: ``flow_shift``; flow-match Euler: ``shift``).
+
+        Without it the checkpoint's scheduler config decides (3.0 in Wan's diffusers checkpoints).
+        """
+        shift = self.option("flow_shift", None)
+        if shift is None:
+            return
+        cfg = pipe.scheduler.config
+        key = "flow_shift" if "flow_shift" in cfg else "shift" if "shift" in cfg else None
+        if key is None:
+            raise BackendError(f"{type(pipe.scheduler).__name__} has no shift to set (flow_shift={shift})")
+        pipe.scheduler = type(pipe.scheduler).from_config(cfg, **{key: float(shift)})
+
+    def load_lora(self, pipe: Any) -> None:
+        """Load ``lora`` (an acceleration/distillation LoRA, e.g. CausVid) the way diffusers does for
+        Wan: ``load_lora_weights`` then ``set_adapters`` at ``lora_scale``; fused into the weights and
+        the adapter dropped when ``lora_fuse`` (no per-step LoRA cost)."""
+        lora = self.option("lora", None)
+        if not lora:
+            return
+        kw = {"weight_name": self.option("lora_weight_name", None)} if self.option("lora_weight_name", None) else {}
+        scale = float(self.option("lora_scale", 1.0))
+        try:
+            pipe.load_lora_weights(lora, adapter_name="recipe", **kw)
+        except (OSError, ValueError) as e:
+            raise BackendError(f"{type(self).__name__}: cannot load LoRA {lora!r}: {e}") from e
+        pipe.set_adapters(["recipe"], adapter_weights=[scale])
+        if self.option("lora_fuse", True):
+            pipe.fuse_lora(adapter_names=["recipe"], lora_scale=1.0)
+            pipe.unload_lora_weights()
+
+    def recipe_info(self) -> dict[str, Any]:
+        """The diffusion settings that shape an output, for provenance."""
+        keys = ("steps", "guidance_scale", "flow_shift", "width", "height", "lora", "lora_weight_name", "lora_scale")
+        return {k: self.option(k, None) for k in keys if self.option(k, None) is not None}
 
     @property
     def model_info(self) -> dict[str, Any]:

@@ -6,7 +6,9 @@ Wan's VAE compresses time by ``4`` (the pipeline's ``vae_scale_factor_temporal``
 that length, and the extra frames are dropped: output frame ``i`` is always aligned with source
 frame ``i`` and the output has exactly ``T`` frames (Ditto's clips are 101 = 4x25+1 frames, so
 nothing is padded there). The model runs at the configured ``width``/``height`` (default: the
-source size rounded down to a multiple of 16) and its frames are resized back to the source size.
+source size rounded down to a multiple of 16; swapped for a clip of the other orientation, so a
+832x480 setting runs a 720x1280 clip at 480x832) and its frames are resized back to the source size:
+generating smaller and resizing is the cheap path, the dataset's size never changes.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ def pad_frames(frames: np.ndarray, n: int) -> np.ndarray:
 
 
 def model_size(h: int, w: int, multiple: int, width: int | None = None, height: int | None = None) -> tuple[int, int]:
-    """(height, width) the model runs at: the configured size, else the source's, as multiples of ``multiple``."""
+    """(height, width) the model runs at: the configured size (in the source's orientation), else the
+    source's, as multiples of ``multiple``."""
     hh, ww = height or h, width or w
+    if width and height and (h > w) != (height > width) and h != w:
+        hh, ww = ww, hh
     return max(multiple, hh // multiple * multiple), max(multiple, ww // multiple * multiple)
 
 
@@ -51,5 +56,6 @@ def to_pil(frames: np.ndarray) -> list:
 
 
 def to_uint8(video: np.ndarray) -> np.ndarray:
-    """A pipeline's float ``[T, H, W, 3]`` output in 0..1 as uint8."""
+    """A pipeline's float ``[T, H, W, 3]`` output in 0..1 as uint8 (diffusers' ``output_type="np"``
+    postprocessing has already mapped the VAE's -1..1 to 0..1)."""
     return np.clip(np.asarray(video, dtype=np.float32) * 255.0 + 0.5, 0, 255).astype(np.uint8)

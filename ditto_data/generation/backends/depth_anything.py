@@ -1,9 +1,12 @@
 """Per-frame Depth Anything (transformers), returned as a depth video aligned with the source.
 
 The model predicts relative inverse depth (large = near). Each frame's prediction is resized back
-to the source size; the whole clip is then scaled to 0..255 with one min/max over all frames, so
-brightness means the same depth in every frame (per-frame scaling would flicker) and near is bright,
-as VACE's depth control videos are.
+to the source size and scaled to 0..255, near = bright, as VACE's depth control videos are. The
+scaling is per frame by default (``normalize: frame``): VACE's own depth annotator
+(ali-vilab/VACE ``vace/annotators/depth.py``) min/max-normalises each frame, so that is what VACE's
+depth condition was trained on. ``normalize: clip`` uses one min/max over the clip instead (steadier
+brightness, but a per-frame model's scale drifts between frames anyway, and it matches neither
+VACE's training nor Video Depth Anything).
 """
 
 from __future__ import annotations
@@ -12,6 +15,18 @@ import numpy as np
 
 from ...builders.stage import Resources
 from ._base import ModelBackend, check_frames
+
+NORMALIZE = ("frame", "clip")
+
+
+def to_depth_video(pred: np.ndarray, normalize: str = "frame") -> np.ndarray:
+    """Relative inverse depth ``[T, H, W]`` -> uint8, near = bright, min/max per frame or per clip."""
+    if normalize not in NORMALIZE:
+        raise ValueError(f"normalize must be one of {', '.join(NORMALIZE)}, got {normalize!r}")
+    axes = (1, 2) if normalize == "frame" else None
+    lo, hi = pred.min(axis=axes, keepdims=True), pred.max(axis=axes, keepdims=True)
+    span = np.where(hi - lo < 1e-12, 1.0, hi - lo)
+    return np.clip((pred - lo) / span * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
 class DepthAnythingEstimator(ModelBackend):
@@ -46,8 +61,7 @@ class DepthAnythingEstimator(ModelBackend):
         return torch.cat(out).numpy()
 
     def depth(self, frames: np.ndarray) -> np.ndarray:
-        d = self.predict(frames)
-        lo, hi = float(d.min()), float(d.max())
-        if hi - lo < 1e-12:
-            return np.zeros(d.shape, np.uint8)
-        return np.clip((d - lo) / (hi - lo) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return to_depth_video(self.predict(frames), self.option("normalize", "frame"))
+
+    def extra_info(self) -> dict:
+        return {"normalize": self.option("normalize", "frame")}

@@ -33,6 +33,7 @@ class QwenImageEditor(ModelBackend):
         else:  # transformers' Qwen2VLProcessor would fail to load: skip it, put ours in its place
             self.pipe = QwenImageEditPipeline.from_pretrained(self.model_id, torch_dtype=self.dtype, processor=None, **kw)
             self.pipe.processor = QwenImageTextProcessor.from_pretrained(self.model_id, subfolder="processor", **kw)
+        self.load_lora(self.pipe)  # e.g. a few-step Lightning LoRA, with steps/true_cfg_scale to match
         self.place(self.pipe)
 
     def edit(self, image: np.ndarray, instruction: str, style: str | None, seed: int) -> np.ndarray:
@@ -50,4 +51,5 @@ class QwenImageEditor(ModelBackend):
         return resize_frames(to_uint8(out)[None], h, w)[0]
 
     def extra_info(self) -> dict:
-        return {"steps": int(self.option("steps", 50)), "true_cfg_scale": float(self.option("true_cfg_scale", 4.0))}
+        return {"steps": int(self.option("steps", 50)), "true_cfg_scale": float(self.option("true_cfg_scale", 4.0)),
+                **self.recipe_info()}

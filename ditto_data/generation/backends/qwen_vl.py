@@ -57,7 +57,7 @@ class _QwenVL(ModelBackend):
     resources = Resources(cpus=1, gpus=1, gpu_memory_gb=24.0)
     default_frames = 8
     default_max_new_tokens = 256
-    default_temperature = 0.7
+    default_temperature = 0.7  # captions and instructions: varied wording across clips
 
     def _load(self) -> None:
         key = (self.model_id, self.revision, self.device, str(self.dtype))
@@ -95,15 +95,22 @@ class _QwenVL(ModelBackend):
                 "pixel_values": im["pixel_values"].to(self.device, self.dtype),
                 "image_grid_thw": im["image_grid_thw"].to(self.device)}
 
-    def answer(self, inputs: dict[str, Any], seed: int, allowed=None) -> str:
-        """One sampled answer (greedy when ``temperature`` is 0), reproducible from ``seed``.
+    def temperature_for(self, attempt: int) -> float:
+        """``temperature`` for the first answer; a greedy answer that failed to parse would fail
+        again, so retries after a greedy one sample at ``retry_temperature``."""
+        t = float(self.option("temperature", self.default_temperature))
+        return float(self.option("retry_temperature", 0.7)) if t <= 0 and attempt > 0 else t
+
+    def answer(self, inputs: dict[str, Any], seed: int, temperature: float | None = None, allowed=None) -> str:
+        """One answer, greedy when ``temperature`` is 0 (else sampled, reproducibly from ``seed``).
 
         ``allowed``: an optional ``prefix_allowed_tokens_fn`` for transformers' ``generate``
         (constrained decoding, see :class:`QwenVLRubricJudge`).
         """
         import torch
 
-        temperature = float(self.option("temperature", self.default_temperature))
+        if temperature is None:
+            temperature = self.temperature_for(0)
         devices = [torch.device(self.device).index or 0] if self.device.startswith("cuda") else []
         with torch.inference_mode(), torch.random.fork_rng(devices=devices):
             torch.manual_seed(seed)
@@ -120,7 +127,8 @@ class _QwenVL(ModelBackend):
         inputs = self.encode(images, user_text)
         answers, errors = [], []
         for attempt in range(1 + self.max_retries):
-            ans = self.answer(inputs, seed * 1009 + attempt, allowed(inputs) if allowed else None)
+            ans = self.answer(inputs, seed * 1009 + attempt, self.temperature_for(attempt),
+                              allowed(inputs) if allowed else None)
             answers.append(ans)
             try:
                 return parse_answer(ans, schema, optional)
@@ -130,7 +138,7 @@ class _QwenVL(ModelBackend):
         raise VLMOutputError(task, errors, answers)
 
     def extra_info(self) -> dict[str, Any]:
-        return {"prompts": {p.id: p.sha256 for p in self.prompts()}}
+        return {"prompts": {p.id: p.sha256 for p in self.prompts()}, "temperature": self.temperature_for(0)}
 
     def prompts(self) -> list[Prompt]:
         return []
@@ -211,6 +219,7 @@ class QwenVLJudge(_QwenVL):
     """
 
     SCORE_KEYS = ("instruction_fidelity", "content_preservation", "visual_quality", "safety")
+    default_temperature = 0.0  # greedy: a verdict must not depend on sampling luck
     default_frames = 4
     default_max_new_tokens = 160
 
