@@ -49,9 +49,9 @@ def main() -> None:
     ratios = []
     tot_ours = tot_ff = 0.0
     print(f"{'clip':28} {'ours s':>8} {'ffmpeg s':>9} {'ratio':>6}")
-    clips = media(CLIPS, args.clips)
+    folder = media(CLIPS, args.clips)
     for name in CLIPS:
-        src = clips / name
+        src = folder / name
         cmd = baseline(src, tmp / "ff.mp4", opts)
         ours, ff = [], []
         for _ in range(args.reps):
