@@ -171,8 +171,28 @@ def build(input_dir: str | Path, out_dir: str | Path, config: BuildConfig | str 
     """
     cfg = config if isinstance(config, BuildConfig) else load_config(config)
     out = Path(out_dir)
-    t0 = time.perf_counter()
+    check_folders(input_dir, out)
     out.mkdir(parents=True, exist_ok=True)
+    # One build per output folder: a second one would sweep the first's temporary files away.
+    with atomic.exclusive(layout.state_dir(out) / "build.lock", f"output folder {out}"):
+        return _build_locked(input_dir, out, cfg, progress, executor)
+
+
+def check_folders(input_dir: str | Path, out: Path) -> None:
+    """Refuse an output folder that is a file, or that is (inside) the input folder: every rerun
+    would then take the dataset's own videos as new sources."""
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is an existing file, not a folder")
+    inp = Path(input_dir).resolve()
+    real_out = out.resolve()
+    if real_out == inp or inp in real_out.parents:
+        raise ValueError(f"the output folder {out} is {'the input folder' if real_out == inp else 'inside the input folder'} "
+                         f"{input_dir}: its videos would be taken as new sources; choose an --out outside the input")
+
+
+def _build_locked(input_dir: str | Path, out: Path, cfg: BuildConfig, progress: bool,
+                  executor: Executor | None) -> BuildResult:
+    t0 = time.perf_counter()
     swept = atomic.sweep_tmp(out)
     if swept:
         log.info("removed %d temporary files left by an interrupted run", swept)

@@ -1,8 +1,9 @@
 """Running the ``ffmpeg`` binary: one place that finds it and turns failures into VideoError.
 
 An FFmpeg killed from outside (the OOM killer, a shutdown, Ray ending a dead driver's workers) says
-nothing about its video, so it raises :class:`FFmpegKilled`, which has no ``reason``: a stage does not
-reject the record for it, the build stops, and a resume does the work again.
+nothing about its video, so it raises :class:`FFmpegKilled`, a :class:`~ditto_data.faults.MachineFault`
+like a full disk FFmpeg reports: a stage does not reject the record for it, the build stops, and a
+resume does the work again.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import signal
 import subprocess
 from collections.abc import Sequence
 
+from ..faults import MachineFault, check_text
 from .errors import VideoError
 
 
@@ -21,7 +23,7 @@ from .errors import VideoError
 EXTERNAL_KILLS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
 
 
-class FFmpegKilled(Exception):
+class FFmpegKilled(MachineFault):
     """FFmpeg was ended by a signal from outside; not the video's fault, so not a rejection."""
 
 
@@ -61,8 +63,11 @@ def raise_if_killed(returncode: int, path: str | os.PathLike[str] | None, what: 
 
 def check_exit(returncode: int, path: str | os.PathLike[str] | None, what: str,
                stderr: bytes | str | None, reason: str) -> None:
-    """Nothing on exit 0; FFmpegKilled if killed from outside; else VideoError(``reason``) naming ``path``."""
+    """Nothing on a clean exit 0; FFmpegKilled if killed from outside; MachineFault if FFmpeg reports
+    a machine error (a full disk: it can exit 0 after failing to finish the file); else
+    VideoError(``reason``) naming ``path``."""
+    raise_if_killed(returncode, path, what)
+    check_text(stderr, f"{os.fspath(path) if path is not None else 'ffmpeg'}: {what}")
     if returncode == 0:
         return
-    raise_if_killed(returncode, path, what)
     raise VideoError(path, f"{what} failed (ffmpeg exit {returncode}): {stderr_tail(stderr)}", reason)
