@@ -23,6 +23,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _print_build_summary(result) -> None:
+    from .faults import display_name
+
     console.print(f"[bold]dataset:[/bold] {result.out_dir.resolve()}  ({result.seconds:.1f}s)")
     t = Table(title="rows per config")
     t.add_column("config")
@@ -37,7 +39,7 @@ def _print_build_summary(result) -> None:
             t.add_column(c)
         for (stage, reason), n in sorted(rej.items(), key=lambda kv: -kv[1]):
             ex = next(r for r in result.records if not r.ok and (r.rejected_by, r.reason) == (stage, reason))
-            t.add_row(stage or "", reason or "", str(n), (ex.message or "")[:90])
+            t.add_row(stage or "", reason or "", str(n), display_name(ex.message or "")[:90])
         console.print(t)
     t = Table(title="stages")
     for c in ("stage", "processed", "reused", "rejected", "seconds", "rec/s"):
@@ -82,11 +84,18 @@ def _hub_errors(fn):
         from huggingface_hub.errors import HfHubHTTPError
 
         from .hub import HubError
+        from .hub.errors import unreachable
 
         try:
             return fn(args)
         except (HubError, HfHubHTTPError, ValueError) as e:
-            console.print(f"[red]error:[/red] {e}", markup=True, highlight=False)
+            console.print(f"[red]error:[/red] {unreachable(e) or e}", markup=True, highlight=False, soft_wrap=True)
+            return 1
+        except Exception as e:
+            why = unreachable(e)
+            if why is None:
+                raise
+            console.print(f"[red]error:[/red] {why}", markup=True, highlight=False, soft_wrap=True)
             return 1
 
     return run
@@ -414,13 +423,35 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     from .builders.config import ConfigError
 
+    from .atomic import Busy
+    from .faults import MachineFault, display_name, machine_fault
+
+    def say(label: str, e: BaseException | str) -> None:  # one line, any file name printable
+        console.print(f"[red]{label}:[/red] {display_name(str(e))}", markup=True, highlight=False, soft_wrap=True)
+
     try:
         return args.func(args)
     except ConfigError as e:
-        console.print(f"[red]bad config:[/red] {e}")
+        say("bad config", e)
         return 2
-    except (FileNotFoundError, NotADirectoryError, ValueError) as e:
-        console.print(f"[red]error:[/red] {e}")
+    except KeyboardInterrupt:
+        say("interrupted", "finished work is kept; run the same command again to go on")
+        return 130
+    except Busy as e:
+        say("error", e)
+        return 1
+    except (MachineFault, OSError, MemoryError) as e:
+        why = machine_fault(e)
+        if why is None and not isinstance(e, (FileNotFoundError, NotADirectoryError, FileExistsError)):
+            raise
+        if why is None:
+            say("error", e)
+            return 2
+        say("stopped", f"{e} -- the machine's fault, not the data's: nothing was recorded as rejected; "
+                       "fix the cause and run the same command again")
+        return 1
+    except ValueError as e:
+        say("error", e)
         return 2
 
 
