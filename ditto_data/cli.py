@@ -148,8 +148,18 @@ def _print_extract(report) -> int:
 def _cmd_extract(args: argparse.Namespace) -> int:
     from .hub import extract
 
-    report = extract(args.dir, names=args.only, repair_layout=not args.no_repair, delete_parts=args.delete_parts,
-                     progress=not args.quiet)
+    from .hub import ArchiveError
+
+    try:
+        report = extract(args.dir, names=args.only, repair_layout=not args.no_repair,
+                         delete_parts=args.delete_parts, progress=not args.quiet)
+    except ArchiveError as e:
+        if getattr(e, "report", None) is None:
+            raise
+        _print_extract(e.report)
+        for a in e.report.failed:  # one line per archive that failed, naming its part
+            console.print(f"[red]error:[/red] {a.error}", highlight=False, soft_wrap=True)
+        return 1
     return _print_extract(report)
 
 
