@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 from pathlib import Path
 
 #: errnos that are always the machine's fault, whatever file they are about.
@@ -23,6 +24,9 @@ OUTPUT_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
 #: damaged or crafted video makes FFmpeg report them too, and one bad sample must not stop a build.
 MACHINE_TEXTS = tuple(os.strerror(e) for e in (errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE, errno.EROFS))
 OUTPUT_TEXTS = tuple(os.strerror(e) for e in OUTPUT_ERRNOS)
+
+
+_SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
 
 
 class MachineFault(Exception):
@@ -61,6 +65,8 @@ def machine_fault(exc: BaseException, out_dir: str | os.PathLike[str] | None = N
             if e.errno in OUTPUT_ERRNOS and (_inside(e.filename, root) or _inside(e.filename2, root)):
                 return f"{os.strerror(e.errno)} on the output folder ({_name(e)})"
         text = str(e)
+        if isinstance(e, OSError) and e.errno is None and _SHORT_WRITE.search(text):
+            return f"short write, the disk is full ({text})"  # numpy's tofile/save on a full disk
         for t in MACHINE_TEXTS:
             if t in text:
                 return t
