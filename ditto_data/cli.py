@@ -139,8 +139,9 @@ def _print_extract(report) -> int:
         console.print(f"repaired doubled layout: videos/{folder}/{folder}/ moved up to videos/{folder}/")
     for c in report.conflicts:
         console.print(f"[yellow]left in place (differs from the file above it):[/yellow] {c}")
-    for r in report.refused:
-        console.print(f"[red]refused:[/red] {r.member!r}: {r.reason}", highlight=False)
+    for a in report.archives:
+        for r in a.refused:
+            console.print(f"[red]refused:[/red] {a.name}: {r.member!r}: {r.reason}", highlight=False, soft_wrap=True)
     return 1 if report.refused else 0
 
 

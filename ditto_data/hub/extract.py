@@ -48,6 +48,13 @@ MARKERS = ".extracted"  # the old marker folder under videos/ (members could wri
 FREE_RESERVE = 1 << 20  # bytes left free on the disk after each member
 
 
+#: errno -> what it means for a member that cannot be written
+_WHY = {errno.ENAMETOOLONG: "its name is too long for this file system",
+        errno.EEXIST: "a file stands where one of its folders should be",
+        errno.ENOTDIR: "a file stands where one of its folders should be",
+        errno.EISDIR: "a folder stands where the file should be"}
+
+
 class NoSpaceError(ArchiveError):
     """The disk cannot hold the next member: extraction stops cleanly, every written file whole."""
 
@@ -230,7 +237,7 @@ def extract_archive(a: SplitArchive, vdir: Path, *, progress: bool = True) -> Ar
                             raise NoSpaceError(f"{stream.current_part}: cannot write {member.name!r}: "
                                                f"{e.strerror or e}; stopped cleanly (files written are whole; "
                                                f"free space and run again)") from None
-                        reason = f"cannot be written here: {e.strerror or e}"
+                        reason = f"cannot be written here: {_WHY.get(e.errno, e.strerror or e)}"
                 if reason is None and not member.isdir():
                     seen.add(rel)
                     res.members.append(rel)
