@@ -21,6 +21,7 @@ from .errors import VideoError
 
 #: Signals another process sends to end FFmpeg; a crash on bad input (SIGSEGV, SIGABRT) is the video's fault.
 EXTERNAL_KILLS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+_SIGNALLED = re.compile(r"received signal (2|15|1)\b")
 
 
 class FFmpegKilled(MachineFault):
@@ -53,12 +54,19 @@ def run_ffmpeg(args: Sequence[str], path: str | os.PathLike[str] | None, what: s
     return proc
 
 
-def raise_if_killed(returncode: int, path: str | os.PathLike[str] | None, what: str) -> None:
-    """Raise FFmpegKilled if FFmpeg's exit status says another process ended it."""
+def raise_if_killed(returncode: int, path: str | os.PathLike[str] | None, what: str,
+                    stderr: bytes | str | None = None) -> None:
+    """Raise FFmpegKilled if FFmpeg's exit status (and ``stderr``) says another process ended it."""
+    name = None
     if returncode < 0 and -returncode in EXTERNAL_KILLS:
-        name = signal.Signals(-returncode).name
+        name = f"ffmpeg was killed by {signal.Signals(-returncode).name}"
+    elif returncode == 255 and (not (stderr or "").strip() or _SIGNALLED.search(stderr_tail(stderr, 2))):
+        # FFmpeg catches SIGINT/SIGTERM (a Ctrl-C reaches the whole process group) and exits 255,
+        # silently at ``-v error``; a real error always says what went wrong
+        name = "ffmpeg stopped on a signal"
+    if name:
         raise FFmpegKilled(f"{os.fspath(path) if path is not None else 'ffmpeg'}: {what} was cut short: "
-                           f"ffmpeg was killed by {name} (not the video's fault; run again to redo it)")
+                           f"{name} (not the video's fault; run again to redo it)")
 
 
 def check_exit(returncode: int, path: str | os.PathLike[str] | None, what: str,
@@ -66,7 +74,7 @@ def check_exit(returncode: int, path: str | os.PathLike[str] | None, what: str,
     """Nothing on a clean exit 0; FFmpegKilled if killed from outside; MachineFault if FFmpeg reports
     a machine error (a full disk: it can exit 0 after failing to finish the file); else
     VideoError(``reason``) naming ``path``."""
-    raise_if_killed(returncode, path, what)
+    raise_if_killed(returncode, path, what, stderr)
     check_text(stderr, f"{os.fspath(path) if path is not None else 'ffmpeg'}: {what}")
     if returncode == 0:
         return

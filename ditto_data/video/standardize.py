@@ -209,7 +209,7 @@ def _analyse(path: str | os.PathLike[str], fps: float, threshold: float, length:
         proc.stderr.close()
         rc = proc.wait()
     if not stopped:  # else the partial scores below would pass for the whole video's
-        raise_if_killed(rc, path, "scene analysis")
+        raise_if_killed(rc, path, "scene analysis", err)
         check_text(err, f"{path}: scene analysis")
     n = len(scores)
     if not stopped and rc != 0 and n == 0:
