@@ -458,8 +458,8 @@ def main(argv: list[str] | None = None) -> int:
         if why is None:
             say("error", e)
             return 2
-        say("stopped", f"{e} -- the machine's fault, not the data's: nothing was recorded as rejected; "
-                       "fix the cause and run the same command again")
+        say("stopped", f"{e if isinstance(e, MachineFault) else why} -- the machine's fault, not the data's: "
+                       "nothing was recorded as rejected; fix the cause and run the same command again")
         return 1
     except ValueError as e:
         say("error", e)

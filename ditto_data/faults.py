@@ -61,9 +61,9 @@ def machine_fault(exc: BaseException, out_dir: str | os.PathLike[str] | None = N
             return "out of memory"
         if isinstance(e, OSError) and e.errno is not None:
             if e.errno in MACHINE_ERRNOS:
-                return f"{os.strerror(e.errno)} ({_name(e)})"
+                return f"{os.strerror(e.errno)}{_name(e)}"
             if e.errno in OUTPUT_ERRNOS and (_inside(e.filename, root) or _inside(e.filename2, root)):
-                return f"{os.strerror(e.errno)} on the output folder ({_name(e)})"
+                return f"{os.strerror(e.errno)} on the output folder{_name(e)}"
         text = str(e)
         if isinstance(e, OSError) and e.errno is None and _SHORT_WRITE.search(text):
             return f"short write, the disk is full ({text})"  # numpy's tofile/save on a full disk
@@ -80,7 +80,7 @@ def raise_if_machine_fault(exc: BaseException, out_dir: str | os.PathLike[str] |
     """Raise :class:`MachineFault` (from ``exc``) if ``exc`` is the machine's fault; else return."""
     why = machine_fault(exc, out_dir)
     if why is not None and not isinstance(exc, MachineFault):
-        raise MachineFault(f"{why}: {exc}") from exc
+        raise MachineFault(why if isinstance(exc, OSError) else f"{why}: {exc}") from exc
     if why is not None:
         raise exc
 
@@ -110,7 +110,7 @@ def check_text(text: str | bytes | None, what: str) -> None:
 
 
 def _name(e: OSError) -> str:
-    return display_name(e.filename) if e.filename is not None else (e.strerror or type(e).__name__)
+    return f": {display_name(e.filename)}" if e.filename is not None else ""
 
 
 def display_name(name: str | os.PathLike[str] | bytes) -> str:

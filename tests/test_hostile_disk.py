@@ -9,6 +9,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -139,3 +140,38 @@ def test_verify_keeps_an_unreadable_file_from_its_final_name(media_dir, tmp_path
     with atomic_path(target, verify=lambda p: verify_video(p, 36, 320, 240)) as tmp:
         tmp.write_bytes(data)
     assert target.read_bytes() == data
+
+
+def test_permission_change_on_the_output_mid_build_stops_it_and_the_rerun_matches(reference, tmp_path):
+    """Someone takes write permission away from OUT while a build runs. The build runs as root
+    without the capability to override file permissions, so that the permission bits bite."""
+    if not shutil.which("setpriv"):
+        pytest.skip("setpriv (util-linux) is not installed: cannot drop CAP_DAC_OVERRIDE")
+    inp, want = reference
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "ditto_data.cli", "build", "--input", str(inp), "--out", str(out),
+           "--config", str(SMALL), "--quiet"]
+    no_override = ["setpriv", "--inh-caps=-dac_override,-dac_read_search",
+                   "--bounding-set=-dac_override,-dac_read_search", "--"]
+    p = subprocess.Popen([*no_override, *cmd], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    ledger = out / ".ditto" / "ledger" / "standardize"
+    for _ in range(2400):
+        if ledger.is_dir() and any(ledger.rglob("part-*.jsonl")):
+            break
+        time.sleep(0.05)
+    work = out / ".ditto" / "work"
+    for d in [work, *work.rglob("*")]:
+        if d.is_dir():
+            d.chmod(0o555)
+    assert p.poll() is None, "the build finished before its permissions could be changed"
+    stdout, stderr = p.communicate(timeout=300)
+    for d in [work, *work.rglob("*")]:
+        if d.is_dir():
+            d.chmod(0o755)
+    assert p.returncode == 1 and "Traceback" not in stdout + stderr, stdout + stderr
+    stopped = [line for line in stdout.splitlines() if line.startswith("stopped:")]
+    assert len(stopped) == 1 and "Permission denied on the output folder" in stopped[0], stdout
+    assert _rejections(out) == []
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert _tree(out) == want

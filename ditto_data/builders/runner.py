@@ -24,6 +24,7 @@ from typing import Protocol
 from tqdm.auto import tqdm
 
 from .. import atomic, layout
+from ..faults import raise_if_machine_fault
 from ..schema import Record, content_id
 from .chain import Link, run_chain, segments
 from .config import BuildConfig, load_config
@@ -175,7 +176,11 @@ def build(input_dir: str | Path, out_dir: str | Path, config: BuildConfig | str 
     out.mkdir(parents=True, exist_ok=True)
     # One build per output folder: a second one would sweep the first's temporary files away.
     with atomic.exclusive(layout.state_dir(out) / "build.lock", f"output folder {out}"):
-        return _build_locked(input_dir, out, cfg, progress, executor)
+        try:
+            return _build_locked(input_dir, out, cfg, progress, executor)
+        except (OSError, MemoryError) as e:  # raised outside any stage: still the machine's, not a bug
+            raise_if_machine_fault(e, out)
+            raise
 
 
 def check_folders(input_dir: str | Path, out: Path) -> None:
