@@ -9,10 +9,10 @@ import os
 import subprocess
 import sys
 import tarfile
-import uuid
 from pathlib import Path
 
 import pytest
+from hostile_fs import small_disk  # noqa: F401 - the fixture
 
 from ditto_data.hub import ArchiveError, extract
 from ditto_data.hub.extract import NoSpaceError
@@ -107,33 +107,21 @@ def test_duplicate_members_and_overwrites_across_archives_are_refused_and_report
     assert {a.status for a in again.archives} == {"skipped"}
 
 
-@pytest.fixture()
-def small_disk(tmp_path):
-    d = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
-    d.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(d)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs (needs root): {r.stderr.strip()}")
-    try:
-        yield d
-    finally:
-        subprocess.run(["umount", "-l", str(d)], check=False)
-
-
 def test_decompression_bomb_stops_cleanly_before_the_disk_fills(small_disk):
-    vdir = small_disk / "ds" / "videos"
+    disk = small_disk.dir
+    vdir = disk / "ds" / "videos"
     _parts(vdir, "local", _tar([("local/0000/a_0.mp4", b"small and whole"),
                                 ("local/0000/bomb_0.mp4", bytes(40 << 20))]))  # 40 MB of zeros: ~40 kB gzipped
     _parts(vdir, "source", _tar([("source/0000/a.mp4", b"waits for space")]))
-    free_before = os.statvfs(small_disk).f_bavail
+    free_before = os.statvfs(disk).f_bavail
     with pytest.raises(NoSpaceError, match=r"bomb_0\.mp4.* needs 41,943,040 bytes") as e:
-        extract(small_disk / "ds", progress=False)
+        extract(disk / "ds", progress=False)
     assert {a.name: a.status for a in e.value.report.archives} == {"local": "failed", "source": "not started"}
     assert (vdir / "local" / "0000" / "a_0.mp4").read_bytes() == b"small and whole"
     assert not (vdir / "local" / "0000" / "bomb_0.mp4").exists()
     assert not [p for p in vdir.rglob("*") if ".tmp-" in p.name]
-    assert os.statvfs(small_disk).f_bavail >= free_before - 8  # a few pages: the small file, the folders
-    r = _cli_extract(small_disk / "ds")
+    assert os.statvfs(disk).f_bavail >= free_before - 8  # a few pages: the small file, the folders
+    r = _cli_extract(disk / "ds")
     assert r.returncode == 1 and "Traceback" not in r.stdout + r.stderr
     assert sum("error:" in line for line in r.stdout.splitlines()) == 2, r.stdout  # local, then source
 

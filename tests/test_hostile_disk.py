@@ -10,11 +10,11 @@ import shutil
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hostile_fs import small_disk  # noqa: F401 - the fixture
 
 from ditto_data.atomic import atomic_path
 from ditto_data.builders import build, load_config
@@ -38,29 +38,6 @@ def _rejections(out: Path) -> list[tuple[str, str]]:
         for line in part.read_text().splitlines():
             found += [(o["rejected_by"], o["reason"]) for o in json.loads(line)["outputs"] if o.get("reason")]
     return found
-
-
-@pytest.fixture()
-def small_disk(tmp_path):
-    """A 4 MB tmpfs, and ``leave(n)``: fill it with a file so that about ``n`` bytes stay free."""
-    d = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
-    d.mkdir()
-    r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(d)], capture_output=True, text=True)
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs to fill (needs root): {r.stderr.strip()}")
-
-    def leave(n: int) -> Path:
-        st = os.statvfs(d)
-        filler = d / "filler"
-        with open(filler, "wb") as f:
-            f.write(b"\0" * max(0, st.f_bavail * st.f_frsize - n))
-        return filler
-
-    leave.dir = d
-    try:
-        yield leave
-    finally:
-        subprocess.run(["umount", "-l", str(d)], check=False)
 
 
 @pytest.fixture(scope="module")
