@@ -448,22 +448,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         say("interrupted", "finished work is kept; run the same command again to go on")
         return 130
-    except Busy as e:
-        say("error", e)
-        return 1
-    except (MachineFault, OSError, MemoryError) as e:
-        why = machine_fault(e)
-        if why is None and not isinstance(e, (FileNotFoundError, NotADirectoryError, FileExistsError)):
-            raise
-        if why is None:
+    except Exception as e:
+        why = machine_fault(e)  # the machine's fault (also when a Ray worker's comes back wrapped)
+        if why is not None:
+            say("stopped", f"{e if isinstance(e, MachineFault) else why} -- the machine's fault, not the data's: "
+                           "nothing was recorded as rejected; fix the cause and run the same command again")
+            return 1
+        if isinstance(e, Busy):
+            say("error", e)
+            return 1
+        if isinstance(e, (FileNotFoundError, NotADirectoryError, FileExistsError, ValueError)):
             say("error", e)
             return 2
-        say("stopped", f"{e if isinstance(e, MachineFault) else why} -- the machine's fault, not the data's: "
-                       "nothing was recorded as rejected; fix the cause and run the same command again")
-        return 1
-    except ValueError as e:
-        say("error", e)
-        return 2
+        raise
 
 
 if __name__ == "__main__":

@@ -72,7 +72,8 @@ def machine_fault(exc: BaseException, out_dir: str | os.PathLike[str] | None = N
                 return t
         if root is not None and any(t in text for t in OUTPUT_TEXTS) and str(root) in text:
             return f"{next(t for t in OUTPUT_TEXTS if t in text)} on the output folder"
-        e = e.__cause__ or e.__context__
+        # Ray hands a worker's exception back wrapped, with the original as ``cause``
+        e = e.__cause__ or e.__context__ or getattr(e, "cause", None)
     return None
 
 
