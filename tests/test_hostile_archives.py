@@ -6,6 +6,7 @@ import gzip
 import io
 import json
 import os
+import stat
 import subprocess
 import sys
 import tarfile
@@ -162,3 +163,15 @@ def test_every_malformed_archive_is_one_line_and_the_others_still_extract(tmp_pa
     assert len(lines) == 1 and "broken" in lines[0], r.stdout
     assert (vdir / "local" / "0000" / "a_0.mp4").read_bytes() == b"good"
     assert (vdir / "source" / "0000" / "a.mp4").read_bytes() == b"good too"
+
+
+def test_extracted_files_honour_the_umask(tmp_path):
+    vdir = tmp_path / "ds" / "videos"
+    _parts(vdir, "local", _tar([("local/0000/a_0.mp4", b"video")]))
+    old = os.umask(0o027)
+    try:
+        extract(tmp_path / "ds", progress=False)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((vdir / "local" / "0000" / "a_0.mp4").stat().st_mode) == 0o640
+    assert stat.S_IMODE((tmp_path / "ds" / ".ditto" / "extracted" / "local.json").stat().st_mode) == 0o640

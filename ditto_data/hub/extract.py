@@ -233,10 +233,12 @@ def extract_archive(a: SplitArchive, vdir: Path, *, progress: bool = True) -> Ar
                     try:
                         reason = _write_member(tar, member, target, res)
                     except OSError as e:
-                        if machine_fault(e) or e.errno == errno.ENOSPC:
+                        if e.errno in (errno.ENOSPC, errno.EDQUOT):
                             raise NoSpaceError(f"{stream.current_part}: cannot write {member.name!r}: "
-                                               f"{e.strerror or e}; stopped cleanly (files written are whole; "
+                                               f"{e.strerror}; stopped cleanly (files written are whole; "
                                                f"free space and run again)") from None
+                        if machine_fault(e):
+                            raise  # the machine's fault (EIO, EMFILE...): stop, do not blame the member
                         reason = f"cannot be written here: {_WHY.get(e.errno, e.strerror or e)}"
                 if reason is None and not member.isdir():
                     seen.add(rel)
@@ -252,9 +254,9 @@ def extract_archive(a: SplitArchive, vdir: Path, *, progress: bool = True) -> Ar
             raise ArchiveError(f"{e} ({len(res.written)} files extracted from it were removed: they may hold "
                                f"the damaged bytes)", damaged=True) from None
         raise
-    except (tarfile.TarError, EOFError, zlib_error()) as e:
+    except tarfile.TarError as e:
         _remove(res.written)
-        raise ArchiveError(f"{stream.current_part}: tar error ({e or type(e).__name__}): the archive is damaged "
+        raise ArchiveError(f"{stream.current_part}: tar error ({e}): the archive is damaged "
                            f"({len(res.written)} files extracted from it were removed)", damaged=True) from None
     finally:
         bar.close()
@@ -265,12 +267,6 @@ def extract_archive(a: SplitArchive, vdir: Path, *, progress: bool = True) -> Ar
     log.info("%s: %d files extracted, %d already there, %d refused", a.name, res.files, res.reused,
              len(res.refused))
     return res
-
-
-def zlib_error() -> type[Exception]:
-    import zlib
-
-    return zlib.error
 
 
 def _remove(paths: list[Path]) -> None:
@@ -342,7 +338,7 @@ def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, r
                     shutil.copyfileobj(src, _Hashing(f, digest), 1 << 20)
                 if same and _sha256(dest) == digest.digest():
                     raise _Same  # written whole by an interrupted run: keep it, drop the copy
-                os.chmod(tmp, 0o755 if member.mode & 0o100 else 0o644)
+                os.chmod(tmp, (0o777 if member.mode & 0o100 else 0o666) & ~atomic.umask())
                 if member.mtime > 0:
                     os.utime(tmp, (member.mtime, member.mtime))
         except _Same:
