@@ -20,10 +20,12 @@ MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EMFILE,
                             errno.EROFS})
 #: errnos that are the machine's fault when they are about the build's own output folder.
 OUTPUT_ERRNOS = frozenset({errno.EACCES, errno.EPERM})
-#: What FFmpeg (or any child) prints for those errnos; EIO and ENOMEM are left out on purpose: a
-#: damaged or crafted video makes FFmpeg report them too, and one bad sample must not stop a build.
-MACHINE_TEXTS = tuple(os.strerror(e) for e in (errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE, errno.EROFS))
-OUTPUT_TEXTS = tuple(os.strerror(e) for e in OUTPUT_ERRNOS)
+#: What FFmpeg prints for the machine's errnos (:func:`check_text`). EIO and ENOMEM are left out on
+#: purpose: a damaged or crafted video makes FFmpeg report them too, and one bad sample must not stop
+#: a build. A permission error while FFmpeg runs is the environment's: the input was readable when
+#: it was hashed, and the output is ours.
+MACHINE_TEXTS = tuple(os.strerror(e) for e in (errno.ENOSPC, errno.EDQUOT, errno.EMFILE, errno.ENFILE, errno.EROFS,
+                                                errno.EACCES, errno.EPERM))
 
 
 _SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
@@ -57,21 +59,19 @@ def machine_fault(exc: BaseException, out_dir: str | os.PathLike[str] | None = N
         seen.add(id(e))
         if isinstance(e, MachineFault):
             return str(e)
-        if isinstance(e, MemoryError):
+        if type(e).__module__.startswith("av."):
+            pass  # PyAV's errors (even its MemoryError, its EIO) come from the data it decodes
+        elif isinstance(e, MemoryError):
             return "out of memory"
-        if isinstance(e, OSError) and e.errno is not None:
+        elif isinstance(e, OSError) and e.errno is not None:
             if e.errno in MACHINE_ERRNOS:
                 return f"{os.strerror(e.errno)}{_name(e)}"
             if e.errno in OUTPUT_ERRNOS and (_inside(e.filename, root) or _inside(e.filename2, root)):
                 return f"{os.strerror(e.errno)} on the output folder{_name(e)}"
-        text = str(e)
-        if isinstance(e, OSError) and e.errno is None and _SHORT_WRITE.search(text):
-            return f"short write, the disk is full ({text})"  # numpy's tofile/save on a full disk
-        for t in MACHINE_TEXTS:
-            if t in text:
-                return t
-        if root is not None and any(t in text for t in OUTPUT_TEXTS) and str(root) in text:
-            return f"{next(t for t in OUTPUT_TEXTS if t in text)} on the output folder"
+        elif isinstance(e, OSError) and e.errno is None and _SHORT_WRITE.search(str(e)):
+            return f"short write, the disk is full ({e})"  # numpy's tofile/save on a full disk
+        # Messages are not searched for "No space left on device": they hold file names, and a file
+        # may be named so. FFmpeg's messages are checked where they come out (check_text).
         # Ray hands a worker's exception back wrapped, with the original as ``cause``
         e = e.__cause__ or e.__context__ or getattr(e, "cause", None)
     return None
@@ -100,11 +100,14 @@ def low_space(folder: str | os.PathLike[str], need: int = 0) -> bool:
         return True
 
 
-def check_text(text: str | bytes | None, what: str) -> None:
-    """Raise MachineFault if a child's messages (FFmpeg's stderr) report a machine error."""
+def check_text(text: str | bytes | None, what: str, names: tuple[str, ...] = ()) -> None:
+    """Raise MachineFault if a child's messages (FFmpeg's stderr) report a machine error. ``names``
+    (the input file's) are taken out first: a file named "No space left on device.mp4" is data."""
     if not text:
         return
-    s = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
+    s = text.decode("utf-8", "surrogateescape") if isinstance(text, bytes) else text
+    for n in names:
+        s = s.replace(n, "")
     for t in MACHINE_TEXTS:
         if t in s:
             raise MachineFault(f"{what}: {t} (the machine's fault, not the video's)")

@@ -33,6 +33,9 @@ def _hostile_input(d: Path, clip: Path) -> None:
     (d / "loop.mp4").symlink_to("loop.mp4")  # a link to itself
     (d / "gone.mp4").symlink_to(d / "nowhere.mp4")
     (d / "new\nline.mp4").write_text("not a video\n")
+    # names that read like the machine's errors are still the sample's: rejected, not a stopped build
+    (d / "No space left on device.mp4").write_text("not a video\n")
+    (d / "Permission denied.mp4").write_bytes(clip.read_bytes()[:5000])
     (d / "sub").mkdir()
     (d / "sub" / "up").symlink_to("..")  # a folder link back up the tree
     other = d.parent / "elsewhere"
@@ -53,7 +56,8 @@ def test_any_file_name_is_built_or_rejected_by_name_and_nothing_stops(tmp_path, 
     built_from = {os.fsencode(rec["fields"]["input_relpath"]) for rec in records if rec["kind"] == "clip"}
     assert built_from == {os.fsencode(NOT_UTF8)}
     for name, words in [("loop.mp4", "loop.mp4"), ("gone.mp4", "gone.mp4"), ("new\nline.mp4", "line.mp4"),
-                        ("sub/up", "sub/up")]:
+                        ("sub/up", "sub/up"), ("No space left on device.mp4", "No space left on device.mp4"),
+                        ("Permission denied.mp4", "Permission denied.mp4")]:
         rec = inputs[name]
         assert rec["reason"] and words in rec["message"], rec
     assert "loops back" in inputs["sub/up"]["message"]

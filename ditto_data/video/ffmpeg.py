@@ -75,7 +75,8 @@ def check_exit(returncode: int, path: str | os.PathLike[str] | None, what: str,
     a machine error (a full disk: it can exit 0 after failing to finish the file); else
     VideoError(``reason``) naming ``path``."""
     raise_if_killed(returncode, path, what, stderr)
-    check_text(stderr, f"{os.fspath(path) if path is not None else 'ffmpeg'}: {what}")
+    check_text(stderr, f"{os.fspath(path) if path is not None else 'ffmpeg'}: {what}",
+               (os.fspath(path),) if path is not None else ())
     if returncode == 0:
         return
     raise VideoError(path, f"{what} failed (ffmpeg exit {returncode}): {stderr_tail(stderr)}", reason)

@@ -210,7 +210,7 @@ def _analyse(path: str | os.PathLike[str], fps: float, threshold: float, length:
         rc = proc.wait()
     if not stopped:  # else the partial scores below would pass for the whole video's
         raise_if_killed(rc, path, "scene analysis", err)
-        check_text(err, f"{path}: scene analysis")
+        check_text(err, f"{path}: scene analysis", (os.fspath(path),))
     n = len(scores)
     if not stopped and rc != 0 and n == 0:
         raise VideoError(path, f"FFmpeg could not decode any frame: {stderr_tail(err)}", "decode_error")
