@@ -79,18 +79,19 @@ def test_scan_reports_a_symlinked_folder_loop_once_and_finishes(tmp_path):
     assert all(r.reason == "unreadable" and "loops back" in r.message for r in recs)
 
 
-@pytest.mark.parametrize("where", ["inside", "same", "link to it"])
+@pytest.mark.parametrize("where", ["inside", "same", "link to it", "around"])
 def test_output_inside_or_equal_to_the_input_is_refused_before_any_work(tmp_path, media_dir, where):
     inp = tmp_path / "in"
     inp.mkdir()
     shutil.copy(media_dir / "imageio_realshort.mp4", inp / "a.mp4")
-    out = {"inside": inp / "dataset", "same": inp, "link to it": tmp_path / "alias"}[where]
+    out = {"inside": inp / "dataset", "same": inp, "link to it": tmp_path / "alias", "around": tmp_path}[where]
     if where == "link to it":
         out.symlink_to(inp)
     with pytest.raises(ValueError, match="input folder") as e:
         build(inp, out, load_config(SMALL), progress=False)
     assert "--out" in str(e.value)
     assert sorted(p.name for p in inp.iterdir()) == ["a.mp4"]  # nothing was written into the input
+    assert not (out / ".ditto").exists()
 
 
 def test_out_on_an_existing_file_is_one_clear_line(tmp_path, media_dir):

@@ -184,15 +184,17 @@ def build(input_dir: str | Path, out_dir: str | Path, config: BuildConfig | str 
 
 
 def check_folders(input_dir: str | Path, out: Path) -> None:
-    """Refuse an output folder that is a file, or that is (inside) the input folder: every rerun
-    would then take the dataset's own videos as new sources."""
+    """Refuse an output folder that is a file, or that holds or is held by the input folder: every
+    rerun would then take the dataset's own videos as new sources."""
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out {out} is an existing file, not a folder")
     inp = Path(input_dir).resolve()
     real_out = out.resolve()
-    if real_out == inp or inp in real_out.parents:
-        raise ValueError(f"the output folder {out} is {'the input folder' if real_out == inp else 'inside the input folder'} "
-                         f"{input_dir}: its videos would be taken as new sources; choose an --out outside the input")
+    if real_out == inp or inp in real_out.parents or real_out in inp.parents:
+        how = ("is the input folder" if real_out == inp else "is inside the input folder" if inp in real_out.parents
+               else "holds the input folder")
+        raise ValueError(f"the output folder {out} {how} {input_dir}: the dataset's own videos would be taken as "
+                         f"new sources; choose an --out apart from the --input")
 
 
 def _build_locked(input_dir: str | Path, out: Path, cfg: BuildConfig, progress: bool,
