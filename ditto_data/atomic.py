@@ -139,7 +139,11 @@ def exclusive(lock_file: str | os.PathLike[str], what: str, wait: bool = False) 
                        f"or use another folder") from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield
+        try:
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)  # no pid left behind: a finished folder is the same whoever built it
     finally:
         os.close(fd)  # closing the descriptor releases the lock
 
