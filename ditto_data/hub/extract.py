@@ -335,7 +335,7 @@ def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, r
         try:
             with atomic.atomic_path(dest) as tmp:
                 with open(tmp, "wb") as f:
-                    shutil.copyfileobj(src, _Hashing(f, digest), 1 << 20)
+                    shutil.copyfileobj(src, _Hashing(f, digest) if same else f, 1 << 20)
                 if same and _sha256(dest) == digest.digest():
                     raise _Same  # written whole by an interrupted run: keep it, drop the copy
                 os.chmod(tmp, (0o777 if member.mode & 0o100 else 0o666) & ~atomic.umask())
