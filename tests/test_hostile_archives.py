@@ -175,3 +175,24 @@ def test_extracted_files_honour_the_umask(tmp_path):
         os.umask(old)
     assert stat.S_IMODE((vdir / "local" / "0000" / "a_0.mp4").stat().st_mode) == 0o640
     assert stat.S_IMODE((tmp_path / "ds" / ".ditto" / "extracted" / "local.json").stat().st_mode) == 0o640
+
+
+def test_zip_keeps_an_existing_file_only_when_its_bytes_match_and_marks_outside_the_target(tmp_path):
+    import zipfile
+
+    from ditto_data.hub import extract_zip
+
+    z = tmp_path / "a.zip"
+    with zipfile.ZipFile(z, "w") as zf:
+        zf.writestr("ok/0000/a.mp4", b"0123456789")
+        zf.writestr("ok/0000/b.mp4", b"same bytes")
+        zf.writestr("ok/0000" + "/n" * 3 + "/" + "x" * 300 + ".mp4", b"too long a name")
+    target = tmp_path / "t"
+    (target / "ok" / "0000").mkdir(parents=True)
+    (target / "ok" / "0000" / "a.mp4").write_bytes(b"abcdefghij")  # same size, other bytes
+    (target / "ok" / "0000" / "b.mp4").write_bytes(b"same bytes")
+    res = extract_zip(z, target, progress=False)
+    assert (target / "ok" / "0000" / "a.mp4").read_bytes() == b"0123456789"
+    assert (res.files, res.reused) == (1, 1)
+    assert [r.reason for r in res.refused] == ["cannot be written here: its name is too long for this file system"]
+    assert not list(target.rglob("*.json"))  # the done marker is out of the members' reach

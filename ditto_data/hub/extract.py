@@ -159,19 +159,20 @@ def extract(root: str | Path, *, names: list[str] | None = None, repair_layout: 
     return report
 
 
-def _marker_dir(vdir: Path) -> Path:
-    """``<dataset>/.ditto/extracted``: beside ``videos/``, where no member (written under it) can reach."""
-    return vdir.resolve().parent / STATE / "extracted"
+def _marker_dir(vdir: Path, markers: Path | None = None) -> Path:
+    """Where the done markers of archives extracted into ``vdir`` live: ``markers`` when given, else
+    ``<dataset>/.ditto/extracted`` beside ``videos/``; never under ``vdir``, where members write."""
+    return markers if markers is not None else vdir.resolve().parent / STATE / "extracted"
 
 
-def _marker(vdir: Path, name: str) -> Path:
-    return _marker_dir(vdir) / f"{name}.json"
+def _marker(vdir: Path, name: str, markers: Path | None = None) -> Path:
+    return _marker_dir(vdir, markers) / f"{name}.json"
 
 
-def _owners(vdir: Path, name: str) -> dict[str, str]:
-    """File (relative to ``videos/``) -> the other finished archive it came from."""
+def _owners(vdir: Path, name: str, markers: Path | None = None) -> dict[str, str]:
+    """File (relative to ``vdir``) -> the other finished archive it came from."""
     owners: dict[str, str] = {}
-    mdir = _marker_dir(vdir)
+    mdir = _marker_dir(vdir, markers)
     for m in sorted(mdir.glob("*.json")) if mdir.is_dir() else []:
         if m.stem == name:
             continue
@@ -197,8 +198,8 @@ def _finished_without_parts(vdir: Path, seen: set[str], names: list[str] | None)
             yield m.stem, "skipped"
 
 
-def is_extracted(a: SplitArchive, vdir: Path) -> bool:
-    m = _marker(vdir, a.name)
+def is_extracted(a: SplitArchive, vdir: Path, markers: Path | None = None) -> bool:
+    m = _marker(vdir, a.name, markers)
     if not m.is_file():
         return False
     try:
@@ -207,15 +208,15 @@ def is_extracted(a: SplitArchive, vdir: Path) -> bool:
         return False
 
 
-def extract_archive(a: SplitArchive, vdir: Path, *, progress: bool = True) -> ArchiveResult:
+def extract_archive(a: SplitArchive, vdir: Path, *, progress: bool = True, markers: Path | None = None) -> ArchiveResult:
     """Stream ``a``'s parts through gunzip and tar into ``vdir``; skip it if already finished."""
-    if is_extracted(a, vdir):
+    if is_extracted(a, vdir, markers):
         log.info("%s: already extracted, skipping", a.name)
         return ArchiveResult(a.name, "skipped")
     a.check()
     res = ArchiveResult(a.name, "extracted")
     target = vdir.resolve()
-    owners = _owners(vdir, a.name)
+    owners = _owners(vdir, a.name, markers)
     seen: set[str] = set()
     stream = GunzipParts(a.parts)
     bar = tqdm(total=a.size, unit="B", unit_scale=True, desc=f"extract {a.name}", disable=not progress)
@@ -261,7 +262,7 @@ def extract_archive(a: SplitArchive, vdir: Path, *, progress: bool = True) -> Ar
     finally:
         bar.close()
         stream.close()
-    atomic.write_json(_marker(vdir, a.name), {
+    atomic.write_json(_marker(vdir, a.name, markers), {
         "parts": _parts_fingerprint(a), "files": res.files + res.reused, "members": sorted(res.members),
         "refused": [[r.member, r.reason] for r in res.refused]})
     log.info("%s: %d files extracted, %d already there, %d refused", a.name, res.files, res.reused,
@@ -368,6 +369,14 @@ def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, r
     return None
 
 
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
 class _Same(Exception):
     """The file at the destination already holds the member's bytes."""
 
@@ -438,13 +447,14 @@ def _merge_into(src: Path, dst: Path, conflicts: list[str]) -> None:
 # -- other datasets' archives: a tar.gz extracted in place, ZIPs into a root (ditto_data.catalog) ----
 
 
-def extract_zip(path: Path, target: Path, *, name: str | None = None, progress: bool = True) -> ArchiveResult:
+def extract_zip(path: Path, target: Path, *, name: str | None = None, progress: bool = True,
+                markers: Path | None = None) -> ArchiveResult:
     """Extract one ZIP into ``target`` with the guarantees of :func:`extract_archive`: members checked
     before writing (absolute paths, ``..``, symlinks and anything but files and folders refused),
     every file written under a temporary name and renamed, a done marker last, a rerun skips it."""
     name = name or path.name.removesuffix(".zip")
     res = ArchiveResult(name, "extracted")
-    mark = _marker(target, name)
+    mark = _marker(target, name, markers)
     fingerprint = [[path.name, path.stat().st_size]]
     if mark.is_file():
         try:
@@ -469,13 +479,28 @@ def extract_zip(path: Path, target: Path, *, name: str | None = None, progress: 
                 if info.is_dir():
                     dest.mkdir(parents=True, exist_ok=True)
                     continue
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                if dest.is_file() and not dest.is_symlink() and dest.stat().st_size == info.file_size:
-                    res.reused += 1
+                try:
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    if (dest.is_file() and not dest.is_symlink() and dest.stat().st_size == info.file_size
+                            and _crc32(dest) == info.CRC):  # kept only when its bytes are the member's
+                        res.reused += 1
+                        continue
+                    free = shutil.disk_usage(dest.parent).free
+                    if info.file_size + FREE_RESERVE > free:
+                        raise NoSpaceError(f"{path}: {info.filename!r} needs {info.file_size:,} bytes but "
+                                           f"{dest.parent} has {free:,} free: stopped before writing it")
+                    with zf.open(info) as src, atomic.atomic_path(dest) as tmp:
+                        with open(tmp, "wb") as f:
+                            shutil.copyfileobj(src, f, 1 << 20)  # zipfile checks each member's CRC at its end
+                except OSError as e:
+                    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                        raise NoSpaceError(f"{path}: cannot write {info.filename!r}: {e.strerror}") from None
+                    if machine_fault(e):
+                        raise
+                    why = f"cannot be written here: {_WHY.get(e.errno, e.strerror or e)}"
+                    log.warning("%s: refused member %r: %s", path.name, info.filename, why)
+                    res.refused.append(Refused(info.filename, why))
                     continue
-                with zf.open(info) as src, atomic.atomic_path(dest) as tmp:
-                    with open(tmp, "wb") as f:
-                        shutil.copyfileobj(src, f, 1 << 20)  # zipfile checks each member's CRC at its end
                 res.files += 1
                 res.bytes += info.file_size
                 res.written.append(dest)
@@ -525,8 +550,11 @@ def extract_described(root: str | Path, desc, *, progress: bool = True) -> list[
                 groups[(f.parent, f.name)] = [f]
         for (folder, name), parts in sorted(groups.items()):
             target = folder if spec.into == "parent" else root / spec.into
+            # done markers under root/.ditto, out of every member's reach, one folder per target
+            rel_target = os.path.relpath(target, root)
+            markers = root / STATE / "extracted" / ("." if rel_target.startswith("..") else rel_target)
             if spec.kind == "zip":
-                results.append(extract_zip(parts[0], target, progress=progress))
+                results.append(extract_zip(parts[0], target, progress=progress, markers=markers))
                 continue
             if spec.kind == "split_tar_gz":
                 nums = tuple(int(PART_RE.match(p.name)["nn"]) for p in parts)
@@ -536,7 +564,7 @@ def extract_described(root: str | Path, desc, *, progress: bool = True) -> list[
                 stem = name.removesuffix(".tar.gz").removesuffix(".tgz")
                 archive = SplitArchive(stem, (parts[0],), (1,))
             archive.check()
-            if not is_extracted(archive, target) and target.is_dir():
+            if not is_extracted(archive, target, markers) and target.is_dir():
                 atomic.sweep_tmp(target)
-            results.append(extract_archive(archive, target, progress=progress))
+            results.append(extract_archive(archive, target, progress=progress, markers=markers))
     return results
