@@ -141,15 +141,21 @@ def checked_relpath(relpath: str) -> str:
     return rel
 
 
+def real_inside(path: str | Path, real_base: str) -> str | None:
+    """The real path of ``path`` (links followed) if it stays inside ``real_base`` (itself a real
+    path, computed once by callers that check many files), else None."""
+    real = os.path.realpath(path)
+    return real if real == real_base or real.startswith(real_base.rstrip(os.sep) + os.sep) else None
+
+
 def contained_path(base: str | Path, relpath: str) -> Path:
     """``base/relpath``, refused (:class:`OutsideDataset`) when the path, or a link on its way,
-    leads outside ``base``. The one check every reader of metadata paths goes through."""
+    leads outside ``base``. The check every reader of metadata paths goes through (the described
+    datasets' ``resolve_media`` uses :func:`real_inside` the same way)."""
     base = Path(base)
     cand = base / checked_relpath(relpath)
-    real_base = os.path.realpath(base)
-    real = os.path.realpath(cand)
-    if real != real_base and not real.startswith(real_base.rstrip(os.sep) + os.sep):
-        raise OutsideDataset(f"path {relpath!r} leads outside {base} (to {real}) through a link")
+    if real_inside(cand, os.path.realpath(base)) is None:
+        raise OutsideDataset(f"path {relpath!r} leads outside {base} (to {os.path.realpath(cand)}) through a link")
     return cand
 
 
