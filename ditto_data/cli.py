@@ -59,6 +59,8 @@ def _cmd_build(args: argparse.Namespace) -> int:
 
 
 def _print_build_summary(result) -> None:
+    from .faults import display_name
+
     console.print(f"[bold]dataset:[/bold] {result.out_dir.resolve()}  ({result.seconds:.1f}s)")
     t = Table(title="rows per config")
     t.add_column("config")
@@ -73,7 +75,7 @@ def _print_build_summary(result) -> None:
             t.add_column(c)
         for (stage, reason), n in sorted(rej.items(), key=lambda kv: -kv[1]):
             ex = next(r for r in result.records if not r.ok and (r.rejected_by, r.reason) == (stage, reason))
-            t.add_row(stage or "", reason or "", str(n), (ex.message or "")[:90])
+            t.add_row(stage or "", reason or "", str(n), display_name(ex.message or "")[:90])
         console.print(t)
     t = Table(title="stages")
     for c in ("stage", "processed", "reused", "rejected", "seconds", "rec/s"):
@@ -147,16 +149,25 @@ def _print_extract(report) -> int:
         console.print(f"repaired doubled layout: videos/{folder}/{folder}/ moved up to videos/{folder}/")
     for c in report.conflicts:
         console.print(f"[yellow]left in place (differs from the file above it):[/yellow] {c}")
-    for r in report.refused:
-        console.print(f"[red]refused:[/red] {r.member!r}: {r.reason}", highlight=False)
+    for a in report.archives:
+        for r in a.refused:
+            console.print(f"[red]refused:[/red] {a.name}: {r.member!r}: {r.reason}", highlight=False, soft_wrap=True)
     return 1 if report.refused else 0
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
-    from .hub import extract
+    from .hub import ArchiveError, extract
 
-    report = extract(args.dir, names=args.only, repair_layout=not args.no_repair, delete_parts=args.delete_parts,
-                     progress=not args.quiet)
+    try:
+        report = extract(args.dir, names=args.only, repair_layout=not args.no_repair,
+                         delete_parts=args.delete_parts, progress=not args.quiet)
+    except ArchiveError as e:
+        if getattr(e, "report", None) is None:
+            raise
+        _print_extract(e.report)
+        for a in e.report.failed:  # one line per archive that failed, naming its part
+            sys.stderr.write(f"{PROG}: error: {' '.join(a.error.split())}\n")
+        return 1
     return _print_extract(report)
 
 
@@ -528,6 +539,7 @@ def exit_status(e: BaseException) -> int | None:
     """
     from huggingface_hub.errors import HfHubHTTPError
 
+    from .atomic import Busy
     from .builders.config import ConfigError
     from .builders.sources import NoVideosError
     from .cards import CardError
@@ -536,7 +548,7 @@ def exit_status(e: BaseException) -> int | None:
 
     if isinstance(e, (UsageError, ConfigError, NoVideosError)):
         return 2
-    if isinstance(e, (HubError, HfHubHTTPError, CardError, VideoError)):
+    if isinstance(e, (HubError, HfHubHTTPError, CardError, VideoError, Busy)):
         return 1
     if isinstance(e, (FileNotFoundError, NotADirectoryError, ValueError)):
         return 2
@@ -555,17 +567,31 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted\n")
+        sys.stderr.write(f"{PROG}: interrupted: finished work is kept; run the same command again to go on\n")
         return 130
     except Exception as e:  # noqa: BLE001 - the one place errors become exit statuses
-        status = exit_status(e)
+        status, line = error_line(e)
         if status is None:
             raise  # a bug: Python's traceback and status 1
         if args.verbose:
             traceback.print_exc()
-        msg = " ".join(str(e).split()) or type(e).__name__
-        sys.stderr.write(f"{PROG}: error: {msg}\n")
+        sys.stderr.write(f"{PROG}: {line}\n")
         return status
+
+
+def error_line(e: BaseException) -> tuple[int | None, str]:
+    """(exit status, the one line to say) of an error; status None for a bug."""
+    from .faults import MachineFault, display_name, machine_fault
+    from .hub.errors import unreachable
+
+    why = machine_fault(e)  # the machine's fault (also when a Ray worker's comes back wrapped)
+    if why is not None:
+        return 1, display_name(f"stopped: {e if isinstance(e, MachineFault) else why} -- the machine's fault, not "
+                               "the data's: nothing was recorded as rejected; fix the cause and run the same command again")
+    hub = unreachable(e)  # a connection error: the endpoint, never the token
+    if hub is not None:
+        return 1, f"error: {hub}"
+    return exit_status(e), display_name("error: " + (" ".join(str(e).split()) or type(e).__name__))
 
 
 if __name__ == "__main__":

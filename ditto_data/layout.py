@@ -8,6 +8,7 @@ the category folder, which users already have on disk: :func:`resolve_video` acc
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -122,16 +123,53 @@ def category_of_folder(folder: str) -> str:
     return base if base in CATEGORIES else folder
 
 
+class OutsideDataset(ValueError):
+    """A path from a dataset's metadata that would lead outside the dataset: absolute, with ``..``,
+    or through a link that points out. Metadata is data from elsewhere; it must not make a loader
+    read (or a trainer ship) any file of the machine."""
+
+
+def checked_relpath(relpath: str) -> str:
+    """``relpath`` with ``/`` separators, or :class:`OutsideDataset` if it is absolute or climbs out."""
+    if not isinstance(relpath, str) or not relpath:
+        raise OutsideDataset(f"not a relative path: {relpath!r}")
+    rel = relpath.replace("\\", "/")
+    if rel.startswith("/") or (len(rel) > 1 and rel[1] == ":") or "\0" in rel:
+        raise OutsideDataset(f"absolute path {relpath!r}")
+    if ".." in rel.split("/"):
+        raise OutsideDataset(f"path {relpath!r} climbs out with '..'")
+    return rel
+
+
+def real_inside(path: str | Path, real_base: str) -> str | None:
+    """The real path of ``path`` (links followed) if it stays inside ``real_base`` (itself a real
+    path, computed once by callers that check many files), else None."""
+    real = os.path.realpath(path)
+    return real if real == real_base or real.startswith(real_base.rstrip(os.sep) + os.sep) else None
+
+
+def contained_path(base: str | Path, relpath: str) -> Path:
+    """``base/relpath``, refused (:class:`OutsideDataset`) when the path, or a link on its way,
+    leads outside ``base``. The check every reader of metadata paths goes through (the described
+    datasets' ``resolve_media`` uses :func:`real_inside` the same way)."""
+    base = Path(base)
+    cand = base / checked_relpath(relpath)
+    if real_inside(cand, os.path.realpath(base)) is None:
+        raise OutsideDataset(f"path {relpath!r} leads outside {base} (to {os.path.realpath(cand)}) through a link")
+    return cand
+
+
 def resolve_video(root: str | Path, relpath: str) -> Path | None:
     """Find a video given its metadata path, in either extracted layout; None if absent.
 
     Tries ``videos/<rel>`` then the doubled ``videos/<folder>/<rel>`` that extracting an archive
-    inside its own category folder gives.
+    inside its own category folder gives. Raises :class:`OutsideDataset` for a path that would
+    lead outside ``videos/`` (absolute, ``..``, a link out).
     """
-    rel = relpath.replace("\\", "/").lstrip("/")
+    rel = checked_relpath(relpath)
     base = Path(root) / VIDEOS
     first = rel.split("/", 1)[0]
-    for cand in (base / rel, base / first / rel):
-        if cand.is_file():
-            return cand
+    for cand_rel in (rel, f"{first}/{rel}"):
+        if (base / cand_rel).is_file():
+            return contained_path(base, cand_rel)
     return None

@@ -32,7 +32,7 @@ def content_id(*parts: str | bytes) -> str:
     """A short deterministic hex id from the given parts."""
     h = hashlib.sha256()
     for p in parts:
-        h.update(p if isinstance(p, bytes) else p.encode())
+        h.update(p if isinstance(p, bytes) else p.encode("utf-8", "surrogateescape"))  # any file name
         h.update(b"\0")
     return h.hexdigest()[:ID_CHARS]
 

@@ -73,7 +73,7 @@ def test_interrupt_exits_130(monkeypatch, tmp_path, capsys):
 
     monkeypatch.setattr(cli_mod, "_cmd_pack", interrupted)
     assert main(["pack", str(tmp_path)]) == 130
-    assert capsys.readouterr().err.strip() == "ditto-data: interrupted"
+    assert capsys.readouterr().err.strip() == "ditto-data: interrupted: finished work is kept; run the same command again to go on"
 
 
 def test_logging_is_configured_on_the_package_logger_only(tmp_path, capsys):

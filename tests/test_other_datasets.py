@@ -242,7 +242,7 @@ def test_tar_gz_in_place_is_extracted_beside_it(tiny, tmp_path):
     assert not (root / "obj_swap_upload/12").exists()
     res = extract_described(root, describe("senorita-2m"), progress=False)
     assert sorted((r.name, r.status) for r in res) == [("12", "extracted"), ("60", "extracted")]
-    assert (root / "obj_swap_upload/12").is_dir() and (root / "obj_swap_upload/.extracted/12.json").is_file()
+    assert (root / "obj_swap_upload/12").is_dir() and (root / ".ditto/extracted/obj_swap_upload/12.json").is_file()
     assert all(r.status == "skipped" for r in extract_described(root, describe("senorita-2m"), progress=False))
     assert len(ditto_data.load(root)) == 4
 

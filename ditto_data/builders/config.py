@@ -15,6 +15,7 @@ Validated completely before any work starts; every error names the field it is a
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ DEFAULT_PIPELINE: tuple[str, ...] = (
     "keyframe_edit", "generate", "judge", "enhance",
 )  # fmt: skip
 
-__all__ = ["BuildConfig", "ConfigError", "ExportConfig", "DEFAULT_PIPELINE", "load_config"]
+__all__ = ["BuildConfig", "ConfigError", "ConfigErrors", "ExportConfig", "DEFAULT_PIPELINE", "load_config"]
 
 
 @dataclass
@@ -92,58 +93,126 @@ def load_config(source: str | Path | dict[str, Any] | None = None, **overrides: 
             raise ConfigError("<file>", f"{source} must hold a mapping at top level")
     raw.update({k: v for k, v in overrides.items() if v is not None})
 
+    errors: list[ConfigError] = []
     stages_raw = raw.pop("stages", None) or {}
     export_raw = raw.pop("export", None) or {}
-    cfg = _build(BuildConfig, raw, "")
+    cfg = _build(BuildConfig, raw, "", errors)
     if cfg.executor not in ("local", "ray"):
-        raise ConfigError("executor", f"{cfg.executor!r} is not one of local, ray")
-    if cfg.workers < 0:
-        raise ConfigError("workers", "must be 0 (auto) or more")
+        errors.append(ConfigError("executor", f"{cfg.executor!r} is not one of local, ray"))
 
     known = registered_stages()
-    for name in cfg.pipeline:
-        if name not in known:
-            raise ConfigError("pipeline", f"unknown stage {name!r}; known: {', '.join(sorted(known))}")
+    unknown = [n for n in cfg.pipeline if n not in known]
+    for name in unknown:
+        errors.append(ConfigError("pipeline", f"unknown stage {name!r}; known: {', '.join(sorted(known))}"))
+    cfg.pipeline = [n for n in cfg.pipeline if n in known]
     if not isinstance(stages_raw, dict):
-        raise ConfigError("stages", "must be a mapping of stage name to its settings")
+        errors.append(ConfigError("stages", "must be a mapping of stage name to its settings"))
+        stages_raw = {}
     for name, sraw in stages_raw.items():
         if name not in known:
-            raise ConfigError(f"stages.{name}", f"unknown stage; known: {', '.join(sorted(known))}")
+            errors.append(ConfigError(f"stages.{name}", f"unknown stage; known: {', '.join(sorted(known))}"))
+            continue
         if sraw is False:
             sraw = {"enabled": False}
         if not isinstance(sraw, dict):
-            raise ConfigError(f"stages.{name}", "must be a mapping of settings (or false to disable)")
-        scfg = _build(known[name].Config, sraw, f"stages.{name}.")
+            errors.append(ConfigError(f"stages.{name}", "must be a mapping of settings (or false to disable)"))
+            continue
+        scfg = _build(known[name].Config, sraw, f"stages.{name}.", errors)
         if known[name].backends and scfg.backend not in known[name].backends:
-            raise ConfigError(f"stages.{name}.backend",
-                              f"{scfg.backend!r} is not one of {', '.join(known[name].backends)}")
+            errors.append(ConfigError(f"stages.{name}.backend",
+                                      f"{scfg.backend!r} is not one of {', '.join(known[name].backends)}"))
         cfg.stages[name] = scfg
+    cfg.export = _build(ExportConfig, export_raw, "export.", errors)
+    if errors:
+        raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
     for name in cfg.pipeline:
         cfg.stage_config(name)
-    cfg.export = _build(ExportConfig, export_raw, "export.")
     return cfg
 
 
-def _build(cls: type, raw: dict[str, Any], prefix: str) -> Any:
-    """Instantiate a config dataclass from a mapping, checking names and types; validate ranges."""
+class ConfigErrors(ConfigError):
+    """Several config errors, all reported at once (``errors``); ``field`` is the first one's."""
+
+    def __init__(self, errors: list[ConfigError]):
+        ValueError.__init__(self, f"{len(errors)} errors:\n" + "\n".join(f"  {e}" for e in errors))
+        self.field = errors[0].field
+        self.errors = errors
+
+
+#: Bounds of numeric fields by name, wherever they appear (any stage, model options, export):
+#: name -> (lowest, highest, whether the lowest itself is allowed). Values outside are a config
+#: error at load time, never per-sample rejections. None (unset) is always allowed.
+FIELD_BOUNDS: dict[str, tuple[float, float, bool]] = {
+    "width": (0, 8192, False), "height": (0, 8192, False), "fps": (0, 240, False),
+    "num_frames": (1, 100_000, True), "max_clips": (1, 10_000, True), "gop": (1, 100_000, True),
+    "threads": (1, 1024, True), "workers": (0, 4096, True), "frames": (1, 10_000, True),
+    "pairs": (1, 10_000, True), "num_keyframes": (1, 10_000, True), "edits_per_source": (1, 1000, True),
+    "max_pixels": (1, 8192 * 8192, True), "max_new_tokens": (1, 1_000_000, True), "max_retries": (0, 100, True),
+    "steps": (1, 10_000, True), "total_steps": (1, 10_000, True), "temperature": (0, 100, True),
+    "guidance_scale": (0, 1000, True), "true_cfg_scale": (0, 1000, True), "conditioning_scale": (0, 1000, True),
+    "shard_size": (1, 10**9, True), "batch_size": (1, 100_000, True), "nprobe": (1, 10**6, True),
+    "nlist": (1, 10**7, True), "thumb_size": (2, 1024, True), "chroma_size": (1, 1024, True),
+    "work_width": (32, 8192, True), "grid": (1, 1024, True), "window": (3, 10_000, True),
+}  # fmt: skip
+
+
+def _bound_error(name: str, value: Any) -> str | None:
+    if name not in FIELD_BOUNDS or not isinstance(value, (int, float)) or isinstance(value, bool):
+        return None
+    lo, hi, lo_ok = FIELD_BOUNDS[name]
+    if (value < lo if lo_ok else value <= lo) or value > hi:
+        return f"must be {'at least' if lo_ok else 'above'} {lo:,} and at most {hi:,}, got {value!r}"
+    return None
+
+
+def _build(cls: type, raw: dict[str, Any], prefix: str, errors: list[ConfigError]) -> Any:
+    """Instantiate a config dataclass from a mapping, checking names, types and bounds, then its own
+    ``validate``; every error goes to ``errors`` (the field is left at its default) so that one run
+    of the loader reports them all."""
     if not isinstance(raw, dict):
-        raise ConfigError(prefix.rstrip(".") or "<file>", "must be a mapping")
+        errors.append(ConfigError(prefix.rstrip(".") or "<file>", "must be a mapping"))
+        raw = {}
     hints = typing.get_type_hints(cls)
-    names = {f.name for f in dataclasses.fields(cls) if f.init}
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     kwargs = {}
     for key, value in raw.items():
-        if key not in names:
-            raise ConfigError(f"{prefix}{key}", f"unknown field; known: {', '.join(sorted(names))}")
+        if key not in fields:
+            errors.append(ConfigError(f"{prefix}{key}", f"unknown field; known: {', '.join(sorted(fields))}"))
+            continue
         if key in ("stages", "export") and cls is BuildConfig:
             continue
-        kwargs[key] = _check_type(value, hints[key], f"{prefix}{key}")
-    obj = cls(**kwargs)
-    if hasattr(obj, "validate"):
         try:
-            obj.validate()
+            value = _check_type(value, hints[key], f"{prefix}{key}")
         except ConfigError as e:
-            raise ConfigError(f"{prefix}{e.field}", str(e).split(": ", 1)[1]) from None
+            errors.append(e)
+            continue
+        why = _bound_error(key, value)
+        if why:
+            errors.append(ConfigError(f"{prefix}{key}", why))
+            continue
+        kwargs[key] = value
+    obj = cls(**kwargs)
+    # validate() stops at its first error: put that field back to its default and ask again, so
+    # the errors of every field are found in one load
+    for _ in range(len(fields) + 1):
+        try:
+            obj.validate() if hasattr(obj, "validate") else None
+            break
+        except ConfigError as e:
+            errors.append(ConfigError(f"{prefix}{e.field}", str(e).split(": ", 1)[1]))
+            f = fields.get(e.field.split("[", 1)[0])
+            if f is None or getattr(obj, f.name) == _default(f):
+                break
+            setattr(obj, f.name, _default(f))
     return obj
+
+
+def _default(f: dataclasses.Field) -> Any:
+    if f.default is not dataclasses.MISSING:
+        return f.default
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return None
 
 
 def _check_type(value: Any, tp: Any, name: str) -> Any:
@@ -155,6 +224,9 @@ def _check_type(value: Any, tp: Any, name: str) -> Any:
                 return _check_type(value, arg, name)
             except ConfigError as e:
                 errors.append(str(e))
+        finite = [e for e in errors if "finite" in e]
+        if finite:
+            raise ConfigError(name, finite[0].split(": ", 1)[1])
         raise ConfigError(name, f"expected {_type_name(tp)}, got {value!r}")
     if tp is type(None):
         if value is None:
@@ -167,6 +239,8 @@ def _check_type(value: Any, tp: Any, name: str) -> Any:
             return value
     elif tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(name, f"must be a finite number, got {value!r}")
             return float(value)
     elif tp is str:
         if isinstance(value, str):

@@ -44,7 +44,7 @@ class Ledger:
         """
         if not results:
             return {}
-        lines = [json.dumps({"input": k, "outputs": [r.to_dict() for r in v]}, ensure_ascii=False)
+        lines = [atomic.json_str({"input": k, "outputs": [r.to_dict() for r in v]})
                  for k, v in sorted(results.items())]
         name = f"part-{content_id(*sorted(results))}.jsonl"
         atomic.write_text(self._dir(stage, fingerprint) / name, "\n".join(lines) + "\n")

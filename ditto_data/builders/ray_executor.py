@@ -34,6 +34,7 @@ import os
 from collections.abc import Iterator
 from typing import Any
 
+from ..atomic import json_str
 from ..schema import Record
 from .chain import ChainStep, Counts, Group, Link
 from .runner import batches
@@ -64,7 +65,7 @@ class _StageActor:
             ids = [r.id for r in batch]  # before process: a stage may rename nothing, but be safe
             out = self.stage.process(batch)
             inputs.append(json.dumps(ids))
-            outputs.append(json.dumps([r.to_dict() for r in out], ensure_ascii=False))
+            outputs.append(json_str([r.to_dict() for r in out]))
         return pa.table({INPUTS_COLUMN: inputs, OUTPUTS_COLUMN: outputs})
 
 
@@ -88,7 +89,7 @@ class _ChainActor:
 
 
 def _dump_groups(groups: list[Group]) -> str:
-    return json.dumps([[gid, [r.to_dict() for r in recs]] for gid, recs in groups], ensure_ascii=False)
+    return json_str([[gid, [r.to_dict() for r in recs]] for gid, recs in groups])
 
 
 class RayExecutor:
@@ -132,7 +133,7 @@ class RayExecutor:
         log.info("%s: %d batch(es) on up to %d actor(s) of %g CPU / %g GPU", stage.name, len(todo), pool,
                  cpus, res.gpus)
         by_id = {r.id: r for r in records}
-        rows = [{BATCH_COLUMN: json.dumps([r.to_dict() for r in b], ensure_ascii=False)} for b in todo]
+        rows = [{BATCH_COLUMN: json_str([r.to_dict() for r in b])} for b in todo]
         ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
             _StageActor,
             fn_constructor_args=(stage, config, ctx),

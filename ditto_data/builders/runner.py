@@ -24,6 +24,7 @@ from typing import Protocol
 from tqdm.auto import tqdm
 
 from .. import atomic, layout
+from ..faults import raise_if_machine_fault
 from ..schema import Record, content_id
 from . import timings
 from .chain import Link, run_chain, segments
@@ -185,8 +186,34 @@ def build(input_dir: str | Path, out_dir: str | Path, config: BuildConfig | str 
     cfg = config if isinstance(config, BuildConfig) else load_config(config)
     out = Path(out_dir)
     t0 = time.perf_counter()
+    check_folders(input_dir, out)
     records = scan_inputs(input_dir)  # a missing or video-less input fails before anything is written
     out.mkdir(parents=True, exist_ok=True)
+    # One build per output folder: a second one would sweep the first's temporary files away.
+    with atomic.exclusive(layout.state_dir(out) / "build.lock", f"output folder {out}"):
+        try:
+            return _build_locked(records, out, cfg, progress, executor, t0)
+        except (OSError, MemoryError) as e:  # raised outside any stage: still the machine's, not a bug
+            raise_if_machine_fault(e, out)
+            raise
+
+
+def check_folders(input_dir: str | Path, out: Path) -> None:
+    """Refuse an output folder that is a file, or that holds or is held by the input folder: every
+    rerun would then take the dataset's own videos as new sources."""
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out {out} is an existing file, not a folder")
+    inp = Path(input_dir).resolve()
+    real_out = out.resolve()
+    if real_out == inp or inp in real_out.parents or real_out in inp.parents:
+        how = ("is the input folder" if real_out == inp else "is inside the input folder" if inp in real_out.parents
+               else "holds the input folder")
+        raise ValueError(f"the output folder {out} {how} {input_dir}: the dataset's own videos would be taken as "
+                         f"new sources; choose an --out apart from the --input")
+
+
+def _build_locked(records: list[Record], out: Path, cfg: BuildConfig, progress: bool,
+                  executor: Executor | None, t0: float) -> BuildResult:
     swept = atomic.sweep_tmp(out)
     if swept:
         log.info("removed %d temporary files left by an interrupted run", swept)

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from ..faults import raise_if_machine_fault
 from ..schema import Provenance, Record, content_id
 
 
@@ -160,16 +161,24 @@ class Stage:
     def rejecting(self, record: Record):
         """Run one record's work; an exception with a ``reason`` rejects the record and is swallowed.
 
-        Everything else (bugs, a misconfigured run) propagates and stops the build.
+        Everything else (bugs, a misconfigured run) propagates and stops the build, and so does the
+        machine's fault (a full disk, a killed child: :mod:`ditto_data.faults`) whatever its
+        ``reason``, so that it never reaches the ledger as the sample's fault.
         """
         try:
             yield
         except Exception as e:
+            self.not_the_machine(e)
             reason = getattr(e, "reason", None)
             if not isinstance(reason, str):
                 raise
             message = str(e) if record.id in str(e) else f"{record.id}: {e}"
             record.reject(self.name, reason, message)
+
+    def not_the_machine(self, exc: BaseException) -> None:
+        """Raise :class:`~ditto_data.faults.MachineFault` if ``exc`` is the machine's fault; call it
+        before rejecting a record for an exception caught by hand."""
+        raise_if_machine_fault(exc, self.ctx.out_dir)
 
     def accepts(self, record: Record) -> bool:
         return record.ok and record.kind in self.kinds

@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..layout import TRAINING_METADATA, category_of_folder, resolve_video
+from ..layout import TRAINING_METADATA, OutsideDataset, category_of_folder, contained_path, resolve_video
+
+log = logging.getLogger(__name__)
 
 _SOURCE_KEYS = ("source", "source_path", "vace_video", "source_video")
 _EDITED_KEYS = ("edited", "edited_path", "video", "edited_video")
@@ -61,7 +64,12 @@ def _from_file(path: Path) -> list[Triplet]:
     for i, row in enumerate(_rows_of(path)):
         where = f"{path} row {i + 1}"
         text = _pick(row, _TEXT_KEYS, where)
-        src, edt = (base / _pick(row, _SOURCE_KEYS, where)), (base / _pick(row, _EDITED_KEYS, where))
+        try:  # paths stay inside the list's folder: a row must not make us read any file of the machine
+            src = contained_path(base, _pick(row, _SOURCE_KEYS, where))
+            edt = contained_path(base, _pick(row, _EDITED_KEYS, where))
+        except OutsideDataset as e:
+            log.warning("%s: refused: %s", where, e)
+            continue
         for p in (src, edt):
             if not p.is_file():
                 raise TripletError(f"{where}: video not found: {p}")
@@ -76,7 +84,11 @@ def _from_dataset(root: Path) -> list[Triplet]:
         for i, row in enumerate(_rows_of(meta)):
             where = f"{meta} row {i + 1}"
             rel_s, rel_e = _pick(row, _SOURCE_KEYS, where), _pick(row, _EDITED_KEYS, where)
-            src, edt = resolve_video(root, rel_s), resolve_video(root, rel_e)
+            try:
+                src, edt = resolve_video(root, rel_s), resolve_video(root, rel_e)
+            except OutsideDataset as e:
+                log.warning("%s: refused: %s", where, e)
+                continue
             if src is None or edt is None:
                 raise TripletError(f"{where}: video not found under {root / 'videos'}: {rel_s if src is None else rel_e}")
             out.append(Triplet(src, _pick(row, _TEXT_KEYS, where), edt, category, Path(rel_e).stem))

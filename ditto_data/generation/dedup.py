@@ -68,6 +68,7 @@ class DedupStage(Stage):
             try:
                 vectors.append(load_vector(self.ctx.out_dir / rel))
             except (OSError, ValueError) as e:
+                self.not_the_machine(e)
                 r.reject(self.name, "missing_features", f"clip {r.id}: cannot read features {rel}: {e}")
                 continue
             members.append(r)

@@ -109,6 +109,7 @@ class Standardize(Stage):
         except VideoError as e:
             return [self._reject(rec, e, rel)]
         except OSError as e:
+            self.not_the_machine(e)
             return [rec.reject(self.name, "unreadable", f"{rel}: cannot read: {e.strerror or e}")]
         clips: list[Record] = []
         errors: list[VideoError] = []
@@ -117,6 +118,7 @@ class Standardize(Stage):
             try:
                 clip = transcode_window(path, self.ctx.artifact_path(f"{clip_id}.mp4"), info, start, opts, plan.pad)
             except VideoError as e:
+                self.not_the_machine(e)
                 log.warning("%s: clip at frame %d failed: %s", rel, start, e)
                 errors.append(e)
                 continue
@@ -138,5 +140,6 @@ class Standardize(Stage):
     def _reject(self, rec: Record, e, rel: str) -> Record:
         if e.reason == "ffmpeg_missing":
             raise e  # the machine is misconfigured: no sample can succeed
+        self.not_the_machine(e)
         reason = REASONS.get(e.reason, e.reason)
         return rec.reject(self.name, reason, f"{rel}: {e.detail}")

@@ -6,8 +6,15 @@ Why each rule:
   Python's ``tarfile.data_filter`` is applied as a second opinion;
 - every file is written to a temporary name and renamed (``ditto_data.atomic``), so an
   interrupted run leaves no half-written video under a final name;
-- a marker ``videos/.extracted/<name>.json`` (the parts' names and sizes) is written last, so a
-  rerun skips finished archives and redoes an unfinished one (keeping files it already wrote);
+- a marker ``.ditto/extracted/<name>.json`` beside ``videos/`` (the parts' names and sizes, the
+  files written) is written last, outside anything a member can write, so a rerun skips finished
+  archives and redoes an unfinished one; a file already at the destination is kept only if its
+  bytes are the member's (sha256), a member that would overwrite another archive's file, or an
+  earlier member of its own archive, is refused and reported;
+- decompression is bounded: each member's size is checked against the free space before it is
+  written, and a full disk stops the extraction cleanly (:class:`NoSpaceError`), files whole;
+- a malformed archive (damaged gzip, truncated tar, over-long names, a file where a folder is
+  needed) fails alone, with one line naming its part: the other archives still extract;
 - members start with ``<category>/``, so they are extracted into ``videos/``; the doubled
   ``videos/<category>/<category>/`` layout users get from extracting inside the category folder
   is repaired by moving its contents up one level.
@@ -15,6 +22,8 @@ Why each rule:
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import logging
 import os
@@ -29,12 +38,25 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .. import atomic
-from ..layout import VIDEOS
+from ..faults import machine_fault
+from ..layout import STATE, VIDEOS
 from .parts import ArchiveError, GunzipParts, SplitArchive, find_split_archives
 
 log = logging.getLogger(__name__)
 
-MARKERS = ".extracted"  # under videos/: one JSON per finished archive
+MARKERS = ".extracted"  # the old marker folder under videos/ (members could write it: no longer read)
+FREE_RESERVE = 1 << 20  # bytes left free on the disk after each member
+
+
+#: errno -> what it means for a member that cannot be written
+_WHY = {errno.ENAMETOOLONG: "its name is too long for this file system",
+        errno.EEXIST: "a file stands where one of its folders should be",
+        errno.ENOTDIR: "a file stands where one of its folders should be",
+        errno.EISDIR: "a folder stands where the file should be"}
+
+
+class NoSpaceError(ArchiveError):
+    """The disk cannot hold the next member: extraction stops cleanly, every written file whole."""
 
 
 @dataclass
@@ -46,12 +68,14 @@ class Refused:
 @dataclass
 class ArchiveResult:
     name: str
-    status: str  # "extracted" | "skipped" (finished before)
+    status: str  # "extracted" | "skipped" (finished before) | "failed" (error says why) | "not started"
     files: int = 0
     reused: int = 0  # files already complete on disk from an interrupted run
     bytes: int = 0
     refused: list[Refused] = field(default_factory=list)
     written: list[Path] = field(default_factory=list, repr=False)  # files this run wrote
+    members: list[str] = field(default_factory=list, repr=False)  # files of this archive (relative to videos/)
+    error: str | None = None  # why it failed, naming the part
 
 
 @dataclass
@@ -64,6 +88,10 @@ class ExtractReport:
     @property
     def refused(self) -> list[Refused]:
         return [r for a in self.archives for r in a.refused]
+
+    @property
+    def failed(self) -> list[ArchiveResult]:
+        return [a for a in self.archives if a.error]
 
 
 def videos_dir_of(root: str | Path) -> Path:
@@ -82,8 +110,9 @@ def extract(root: str | Path, *, names: list[str] | None = None, repair_layout: 
             delete_parts: bool = False, progress: bool = True) -> ExtractReport:
     """Extract every split archive under ``root/videos`` (or only ``names``) into ``root/videos``.
 
-    Raises :class:`ArchiveError` naming the bad part when an archive is incomplete or damaged;
-    archives extracted before it keep their done marker, so a rerun goes on from there.
+    Every archive is tried; when some are incomplete or damaged, :class:`ArchiveError` is raised
+    at the end, one line per failed archive naming its part, with ``.report`` holding what the
+    others did (they keep their done markers, so a rerun goes on from there).
     """
     vdir = videos_dir_of(root)
     report = ExtractReport(vdir)
@@ -96,25 +125,63 @@ def extract(root: str | Path, *, names: list[str] | None = None, repair_layout: 
             raise FileNotFoundError(f"{vdir}: no split archive named {', '.join(unknown)} "
                                     f"(found: {', '.join(a.name for a in archives) or 'none'})")
         archives = [a for a in archives if a.name in names]
-    for a in archives:
-        a.check()  # fail on gaps before writing anything
-    if any(not is_extracted(a, vdir) for a in archives):
-        n = atomic.sweep_tmp(vdir)  # temporary files a killed run left behind
-        if n:
-            log.info("removed %d temporary files left by an interrupted run", n)
-    for a in archives:
-        res = extract_archive(a, vdir, progress=progress)
-        report.archives.append(res)
-        if delete_parts:
-            for p in a.parts:
-                p.unlink(missing_ok=True)
+    with atomic.exclusive(_marker_dir(vdir) / "extract.lock", f"{vdir} (extraction)"):
+        if any(not is_extracted(a, vdir) for a in archives):
+            n = atomic.sweep_tmp(vdir)  # temporary files a killed run left behind
+            if n:
+                log.info("removed %d temporary files left by an interrupted run", n)
+        stop: str | None = None
+        damaged = False
+        for a in archives:
+            if stop:
+                report.archives.append(ArchiveResult(a.name, "not started", error=f"{a.name}: not started: {stop}"))
+                continue
+            try:
+                res = extract_archive(a, vdir, progress=progress)
+            except ArchiveError as e:  # this archive alone failed; the others go on (raised with the report)
+                log.debug("%s", e)
+                damaged = damaged or e.damaged
+                report.archives.append(ArchiveResult(a.name, "failed", error=str(e)))
+                if isinstance(e, NoSpaceError):
+                    stop = "the disk is full"
+                continue
+            report.archives.append(res)
+            if delete_parts:
+                for p in a.parts:
+                    p.unlink(missing_ok=True)
     for name, status in _finished_without_parts(vdir, {a.name for a in archives}, names):
         report.archives.append(ArchiveResult(name, status))
+    if report.failed:
+        err = (NoSpaceError if stop else ArchiveError)(
+            "\n".join(a.error for a in report.failed), damaged=damaged)
+        err.report = report  # what did extract, for the caller to show
+        raise err
     return report
 
 
-def _marker(vdir: Path, name: str) -> Path:
-    return vdir / MARKERS / f"{name}.json"
+def _marker_dir(vdir: Path, markers: Path | None = None) -> Path:
+    """Where the done markers of archives extracted into ``vdir`` live: ``markers`` when given, else
+    ``<dataset>/.ditto/extracted`` beside ``videos/``; never under ``vdir``, where members write."""
+    return markers if markers is not None else vdir.resolve().parent / STATE / "extracted"
+
+
+def _marker(vdir: Path, name: str, markers: Path | None = None) -> Path:
+    return _marker_dir(vdir, markers) / f"{name}.json"
+
+
+def _owners(vdir: Path, name: str, markers: Path | None = None) -> dict[str, str]:
+    """File (relative to ``vdir``) -> the other finished archive it came from."""
+    owners: dict[str, str] = {}
+    mdir = _marker_dir(vdir, markers)
+    for m in sorted(mdir.glob("*.json")) if mdir.is_dir() else []:
+        if m.stem == name:
+            continue
+        try:
+            for f in json.loads(m.read_text()).get("members", []):
+                owners.setdefault(f, m.stem)
+        except (OSError, ValueError, AttributeError):
+            continue
+    return owners
 
 
 def _parts_fingerprint(a: SplitArchive) -> list[list]:
@@ -123,7 +190,7 @@ def _parts_fingerprint(a: SplitArchive) -> list[list]:
 
 def _finished_without_parts(vdir: Path, seen: set[str], names: list[str] | None):
     """Archives extracted earlier whose parts were deleted afterwards: report them as skipped."""
-    mdir = vdir / MARKERS
+    mdir = _marker_dir(vdir)
     if not mdir.is_dir():
         return
     for m in sorted(mdir.glob("*.json")):
@@ -131,8 +198,8 @@ def _finished_without_parts(vdir: Path, seen: set[str], names: list[str] | None)
             yield m.stem, "skipped"
 
 
-def is_extracted(a: SplitArchive, vdir: Path) -> bool:
-    m = _marker(vdir, a.name)
+def is_extracted(a: SplitArchive, vdir: Path, markers: Path | None = None) -> bool:
+    m = _marker(vdir, a.name, markers)
     if not m.is_file():
         return False
     try:
@@ -141,22 +208,42 @@ def is_extracted(a: SplitArchive, vdir: Path) -> bool:
         return False
 
 
-def extract_archive(a: SplitArchive, vdir: Path, *, progress: bool = True) -> ArchiveResult:
+def extract_archive(a: SplitArchive, vdir: Path, *, progress: bool = True, markers: Path | None = None) -> ArchiveResult:
     """Stream ``a``'s parts through gunzip and tar into ``vdir``; skip it if already finished."""
-    if is_extracted(a, vdir):
+    if is_extracted(a, vdir, markers):
         log.info("%s: already extracted, skipping", a.name)
         return ArchiveResult(a.name, "skipped")
     a.check()
     res = ArchiveResult(a.name, "extracted")
     target = vdir.resolve()
+    owners = _owners(vdir, a.name, markers)
+    seen: set[str] = set()
     stream = GunzipParts(a.parts)
     bar = tqdm(total=a.size, unit="B", unit_scale=True, desc=f"extract {a.name}", disable=not progress)
     try:
         with tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
                 reason = check_member(member, target)
+                rel = posixpath.normpath(member.name)
+                if reason is None and not member.isdir():
+                    if rel in seen:
+                        reason = "duplicate member: an earlier member of this archive has the same name"
+                    elif rel in owners:
+                        reason = f"would overwrite {rel} extracted from archive {owners[rel]!r}"
                 if reason is None:
-                    reason = _write_member(tar, member, target, res)
+                    try:
+                        reason = _write_member(tar, member, target, res)
+                    except OSError as e:
+                        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                            raise NoSpaceError(f"{stream.current_part}: cannot write {member.name!r}: "
+                                               f"{e.strerror}; stopped cleanly (files written are whole; "
+                                               f"free space and run again)") from None
+                        if machine_fault(e):
+                            raise  # the machine's fault (EIO, EMFILE...): stop, do not blame the member
+                        reason = f"cannot be written here: {_WHY.get(e.errno, e.strerror or e)}"
+                if reason is None and not member.isdir():
+                    seen.add(rel)
+                    res.members.append(rel)
                 if reason is not None:
                     log.warning("%s: refused member %r: %s", a.name, member.name, reason)
                     res.refused.append(Refused(member.name, reason))
@@ -170,13 +257,13 @@ def extract_archive(a: SplitArchive, vdir: Path, *, progress: bool = True) -> Ar
         raise
     except tarfile.TarError as e:
         _remove(res.written)
-        raise ArchiveError(f"{stream.current_part}: tar error ({e}): the archive is damaged ("
-                           f"{len(res.written)} files extracted from it were removed)", damaged=True) from None
+        raise ArchiveError(f"{stream.current_part}: tar error ({e}): the archive is damaged "
+                           f"({len(res.written)} files extracted from it were removed)", damaged=True) from None
     finally:
         bar.close()
         stream.close()
-    atomic.write_json(_marker(vdir, a.name), {
-        "parts": _parts_fingerprint(a), "files": res.files + res.reused,
+    atomic.write_json(_marker(vdir, a.name, markers), {
+        "parts": _parts_fingerprint(a), "files": res.files + res.reused, "members": sorted(res.members),
         "refused": [[r.member, r.reason] for r in res.refused]})
     log.info("%s: %d files extracted, %d already there, %d refused", a.name, res.files, res.reused,
              len(res.refused))
@@ -239,16 +326,25 @@ def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, r
         return None
     dest.parent.mkdir(parents=True, exist_ok=True)
     if member.isreg():
-        if dest.is_file() and not dest.is_symlink() and dest.stat().st_size == member.size:
-            res.reused += 1  # written whole (atomically) by an interrupted run
-            return None
+        free = shutil.disk_usage(dest.parent).free
+        if member.size + FREE_RESERVE > free:
+            raise NoSpaceError(f"{member.name!r} needs {member.size:,} bytes but {dest.parent} has {free:,} free: "
+                               f"stopped before writing it (files written are whole; free space and run again)")
+        same = dest.is_file() and not dest.is_symlink() and dest.stat().st_size == member.size
         src = tar.extractfile(member)
-        with atomic.atomic_path(dest) as tmp:
-            with open(tmp, "wb") as f:
-                shutil.copyfileobj(src, f, 1 << 20)
-            os.chmod(tmp, 0o755 if member.mode & 0o100 else 0o644)
-            if member.mtime > 0:
-                os.utime(tmp, (member.mtime, member.mtime))
+        digest = hashlib.sha256()
+        try:
+            with atomic.atomic_path(dest) as tmp:
+                with open(tmp, "wb") as f:
+                    shutil.copyfileobj(src, _Hashing(f, digest) if same else f, 1 << 20)
+                if same and _sha256(dest) == digest.digest():
+                    raise _Same  # written whole by an interrupted run: keep it, drop the copy
+                os.chmod(tmp, (0o777 if member.mode & 0o100 else 0o666) & ~atomic.umask())
+                if member.mtime > 0:
+                    os.utime(tmp, (member.mtime, member.mtime))
+        except _Same:
+            res.reused += 1
+            return None
         res.files += 1
         res.bytes += member.size
         res.written.append(dest)
@@ -271,6 +367,37 @@ def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, r
     atomic.link_or_copy(src, dest)
     res.files += 1
     return None
+
+
+def _crc32(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            crc = zlib.crc32(block, crc)
+    return crc
+
+
+class _Same(Exception):
+    """The file at the destination already holds the member's bytes."""
+
+
+class _Hashing:
+    """A writable file that also feeds what is written to a hash."""
+
+    def __init__(self, f, digest) -> None:
+        self.f, self.digest = f, digest
+
+    def write(self, b) -> int:
+        self.digest.update(b)
+        return self.f.write(b)
+
+
+def _sha256(path: Path) -> bytes:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    return h.digest()
 
 
 def repair_doubled_layout(vdir: Path) -> tuple[list[str], list[str]]:
@@ -320,13 +447,14 @@ def _merge_into(src: Path, dst: Path, conflicts: list[str]) -> None:
 # -- other datasets' archives: a tar.gz extracted in place, ZIPs into a root (ditto_data.catalog) ----
 
 
-def extract_zip(path: Path, target: Path, *, name: str | None = None, progress: bool = True) -> ArchiveResult:
+def extract_zip(path: Path, target: Path, *, name: str | None = None, progress: bool = True,
+                markers: Path | None = None) -> ArchiveResult:
     """Extract one ZIP into ``target`` with the guarantees of :func:`extract_archive`: members checked
     before writing (absolute paths, ``..``, symlinks and anything but files and folders refused),
     every file written under a temporary name and renamed, a done marker last, a rerun skips it."""
     name = name or path.name.removesuffix(".zip")
     res = ArchiveResult(name, "extracted")
-    mark = _marker(target, name)
+    mark = _marker(target, name, markers)
     fingerprint = [[path.name, path.stat().st_size]]
     if mark.is_file():
         try:
@@ -351,13 +479,28 @@ def extract_zip(path: Path, target: Path, *, name: str | None = None, progress: 
                 if info.is_dir():
                     dest.mkdir(parents=True, exist_ok=True)
                     continue
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                if dest.is_file() and not dest.is_symlink() and dest.stat().st_size == info.file_size:
-                    res.reused += 1
+                try:
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    if (dest.is_file() and not dest.is_symlink() and dest.stat().st_size == info.file_size
+                            and _crc32(dest) == info.CRC):  # kept only when its bytes are the member's
+                        res.reused += 1
+                        continue
+                    free = shutil.disk_usage(dest.parent).free
+                    if info.file_size + FREE_RESERVE > free:
+                        raise NoSpaceError(f"{path}: {info.filename!r} needs {info.file_size:,} bytes but "
+                                           f"{dest.parent} has {free:,} free: stopped before writing it")
+                    with zf.open(info) as src, atomic.atomic_path(dest) as tmp:
+                        with open(tmp, "wb") as f:
+                            shutil.copyfileobj(src, f, 1 << 20)  # zipfile checks each member's CRC at its end
+                except OSError as e:
+                    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                        raise NoSpaceError(f"{path}: cannot write {info.filename!r}: {e.strerror}") from None
+                    if machine_fault(e):
+                        raise
+                    why = f"cannot be written here: {_WHY.get(e.errno, e.strerror or e)}"
+                    log.warning("%s: refused member %r: %s", path.name, info.filename, why)
+                    res.refused.append(Refused(info.filename, why))
                     continue
-                with zf.open(info) as src, atomic.atomic_path(dest) as tmp:
-                    with open(tmp, "wb") as f:
-                        shutil.copyfileobj(src, f, 1 << 20)  # zipfile checks each member's CRC at its end
                 res.files += 1
                 res.bytes += info.file_size
                 res.written.append(dest)
@@ -407,8 +550,11 @@ def extract_described(root: str | Path, desc, *, progress: bool = True) -> list[
                 groups[(f.parent, f.name)] = [f]
         for (folder, name), parts in sorted(groups.items()):
             target = folder if spec.into == "parent" else root / spec.into
+            # done markers under root/.ditto, out of every member's reach, one folder per target
+            rel_target = os.path.relpath(target, root)
+            markers = root / STATE / "extracted" / ("." if rel_target.startswith("..") else rel_target)
             if spec.kind == "zip":
-                results.append(extract_zip(parts[0], target, progress=progress))
+                results.append(extract_zip(parts[0], target, progress=progress, markers=markers))
                 continue
             if spec.kind == "split_tar_gz":
                 nums = tuple(int(PART_RE.match(p.name)["nn"]) for p in parts)
@@ -418,7 +564,7 @@ def extract_described(root: str | Path, desc, *, progress: bool = True) -> list[
                 stem = name.removesuffix(".tar.gz").removesuffix(".tgz")
                 archive = SplitArchive(stem, (parts[0],), (1,))
             archive.check()
-            if not is_extracted(archive, target) and target.is_dir():
+            if not is_extracted(archive, target, markers) and target.is_dir():
                 atomic.sweep_tmp(target)
-            results.append(extract_archive(archive, target, progress=progress))
+            results.append(extract_archive(archive, target, progress=progress, markers=markers))
     return results

@@ -116,7 +116,7 @@ class GunzipParts(io.RawIOBase):
 
     @property
     def current_part(self) -> Path:
-        return self._parts[max(self._index, 0)]
+        return self._parts[min(max(self._index, 0), len(self._parts) - 1)]
 
     def readable(self) -> bool:
         return True

@@ -24,6 +24,7 @@ from typing import Any
 
 from ..catalog import Description, DescriptionError, describe, detect, for_repo, slug
 from ..catalog.description import candidates, is_template, template_columns
+from .. import layout
 from ..schema import SOURCE, content_id
 from .tree import DatasetReadError
 
@@ -211,8 +212,8 @@ def resolve_media(root: Path, desc: Description, role: str, raw: str, *, check: 
     for cand in cands:
         p = os.path.join(root, cand)
         if os.path.isfile(p):
-            real = os.path.realpath(p)
-            if not real.startswith(real_root.rstrip(os.sep) + os.sep):
+            real = layout.real_inside(p, real_root)
+            if real is None:
                 return None, None, fix
             return cand, real, fix
     return cands[0], None, fix

@@ -25,7 +25,38 @@ DEPTH_KEYS = ("depth_path", "depth_video_path")
 
 
 class DatasetReadError(ValueError):
-    """The dataset cannot serve samples at all (no metadata, or zero readable samples)."""
+    """The dataset cannot serve samples at all (no metadata, malformed metadata, or zero readable
+    samples); the message names the file and, for a bad entry, which one."""
+
+
+#: Metadata keys that hold paths (relative to ``videos/``); each must be a string when present.
+PATH_KEYS = ("source_path", "edited_path", "path", *("reference_path", "edited_keyframe_path",
+             "vace_reference_image", "depth_path", "depth_video_path"))
+
+
+def check_entries(path: Path, entries: Any, what: str = "triplets") -> list[dict[str, Any]]:
+    """``entries`` if it is a list of objects whose path keys are strings; else DatasetReadError
+    naming ``path`` and the entry."""
+    if not isinstance(entries, list):
+        raise DatasetReadError(f"{path}: expected a JSON list of {what}, got {type(entries).__name__}")
+    for i, e in enumerate(entries):
+        if not isinstance(e, dict):
+            raise DatasetReadError(f"{path}: entry {i} is a {type(e).__name__}, expected an object")
+        for k in (*PATH_KEYS, *TEXT_KEYS):
+            if e.get(k) is not None and not isinstance(e[k], str):
+                raise DatasetReadError(f"{path}: entry {i}: {k!r} is a {type(e[k]).__name__}, expected a string")
+    return entries
+
+
+TEXT_KEYS = ("instruction", "caption")
+
+
+def _resolve(root: Path, rel: str, check_files: bool = True) -> Path | None:
+    """A metadata path resolved inside the dataset (None when absent and ``check_files``);
+    :class:`~ditto_data.layout.OutsideDataset` when it would lead outside it."""
+    if check_files:
+        return layout.resolve_video(root, rel)
+    return layout.contained_path(root / layout.VIDEOS, rel)
 
 
 def list_configs(root: str | Path) -> list[str]:
@@ -45,9 +76,9 @@ def read_captions(root: str | Path) -> dict[str, str]:
         except (OSError, ValueError) as e:
             log.warning("skipping unreadable caption file %s: %s", p, e)
             continue
-        for e in entries:
+        for e in check_entries(p, entries, "captions"):
             path, cap = e.get("path"), e.get("caption")
-            if not path or cap is None:
+            if not path or not isinstance(cap, str):
                 continue
             try:
                 out[layout.source_hash(path)] = cap
@@ -107,9 +138,7 @@ def read_metadata(root: str | Path, config: str) -> list[dict[str, Any]]:
         entries = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as e:
         raise DatasetReadError(f"{path}: not valid JSON: {e}") from e
-    if not isinstance(entries, list):
-        raise DatasetReadError(f"{path}: expected a JSON list of triplets, got {type(entries).__name__}")
-    return entries
+    return check_entries(path, entries)
 
 
 def read_triplets(root: str | Path, config: str, check_files: bool = True,
@@ -123,7 +152,9 @@ def read_triplets(root: str | Path, config: str, check_files: bool = True,
     root = Path(root)
     captions = read_captions(root)
     rows, missing = [], []
+    meta_path = layout.training_metadata_path(root, config)
     for i, e in enumerate(read_metadata(root, config)):
+        where = f"{meta_path} entry {i}"
         edited_rel = e.get("edited_path")
         if not edited_rel:
             log.warning("%s entry %d has no edited_path; skipped", layout.training_metadata_path(root, config), i)
@@ -136,14 +167,20 @@ def read_triplets(root: str | Path, config: str, check_files: bool = True,
                 log.warning("cannot find the source of %s (no source_path); skipped", edited_rel)
                 continue
         eid, sid, category = _ids(edited_rel, source_rel)
-        src = layout.resolve_video(root, source_rel) if check_files else layout.video_path(root, source_rel)
-        edt = layout.resolve_video(root, edited_rel) if check_files else layout.video_path(root, edited_rel)
+        ref_rel, depth_rel = _first(e, REFERENCE_KEYS), _first(e, DEPTH_KEYS)
+        try:
+            src = _resolve(root, source_rel, check_files)
+            edt = _resolve(root, edited_rel, check_files)
+            ref = _resolve(root, ref_rel) if ref_rel else None
+            depth = _resolve(root, depth_rel) if depth_rel else None
+        except layout.OutsideDataset as err:
+            log.warning("%s: refused: %s", where, err)
+            continue
         if src is None or edt is None:
             missing.extend(r for r, f in ((source_rel, src), (edited_rel, edt)) if f is None)
             continue
-        ref_rel, depth_rel = _first(e, REFERENCE_KEYS), _first(e, DEPTH_KEYS)
-        ref = layout.resolve_video(root, ref_rel) if ref_rel else _sibling_png(edt)
-        depth = layout.resolve_video(root, depth_rel) if depth_rel else None
+        if not ref_rel:
+            ref = _sibling_png(edt)
         rows.append({
             "id": eid,
             "source_id": sid,

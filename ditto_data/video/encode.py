@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
+from ..faults import MachineFault
 from .errors import VideoError
 from .ffmpeg import check_exit, ffmpeg_bin
+from .probe import VideoInfo, probe
 
 
 #: BT.709, limited range: the tags (container and H.264 VUI) that say how the YUV samples were made,
@@ -38,12 +40,29 @@ def x264_args(gop: int = 20, crf: float = 18, preset: str = "veryfast", threads:
     ]  # fmt: skip
 
 
+def verify_video(path: str | os.PathLike[str], num_frames: int, width: int, height: int) -> VideoInfo:
+    """Probe a video just written and check it holds ``num_frames`` frames of ``width`` x ``height``;
+    VideoError (``bad_output``) otherwise. Run before a video is renamed into place
+    (``atomic_path(..., verify=...)``): FFmpeg can exit 0 on a full disk after failing to write
+    the index (moov atom), leaving a file no reader can open."""
+    try:
+        got = probe(path)
+    except VideoError as e:
+        raise VideoError(path, f"the file just written cannot be read back: {e.detail}", "bad_output") from e
+    if (got.num_frames, got.width, got.height) != (num_frames, width, height):
+        raise VideoError(path, f"the file just written holds {got.num_frames} frames of {got.width}x{got.height}, "
+                               f"expected {num_frames} of {width}x{height}", "bad_output")  # fmt: skip
+    return got
+
+
 def encode_video(frames: np.ndarray | Iterable[np.ndarray], path: str | os.PathLike[str], fps: float,
                  gop: int = 20, crf: float = 18, preset: str = "veryfast", threads: int = 2) -> Path:
     """Write ``frames`` (uint8 [T,H,W,3] array, or an iterable of [H,W,3]) to ``path`` as H.264 MP4.
 
     Width and height must be even (yuv420p). Returns the path. Raises VideoError with ffmpeg's
-    stderr tail on failure; nothing is left at ``path`` then.
+    stderr tail on failure; nothing is left at ``path`` then. The file is probed before it is
+    renamed into place; frames that were checked here and still give a file that does not read
+    back is the machine's fault (a full disk), not the frames': :class:`MachineFault`.
     """
     path = Path(path)
     if fps <= 0:
@@ -63,7 +82,16 @@ def encode_video(frames: np.ndarray | Iterable[np.ndarray], path: str | os.PathL
     if h % 2 or w % 2:
         raise VideoError(path, f"frame size {w}x{h}: width and height must be even for H.264 yuv420p",
                          "bad_frames")
-    with atomic_path(path) as tmp:
+    count = {"n": 0}
+
+    def verify(tmp: Path) -> None:
+        try:
+            verify_video(tmp, count["n"], w, h)
+        except VideoError as e:
+            raise MachineFault(f"{path}: ffmpeg reported success but {e.detail}: the disk or the encoder "
+                               f"failed, not the frames") from e
+
+    with atomic_path(path, verify=verify) as tmp:
         cmd = [ffmpeg_bin(), "-hide_banner", "-nostdin", "-v", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "pipe:0",
                "-an", "-vf", f"scale={TO_BT709},format=yuv420p,setsar=1",
@@ -93,6 +121,7 @@ def encode_video(frames: np.ndarray | Iterable[np.ndarray], path: str | os.PathL
         check_exit(proc.wait(), path, "ffmpeg encode", stderr, "encode_error")
         if n == 0:
             raise VideoError(path, "no frames to encode", "bad_frames")
+        count["n"] = n
     return path
 
 

@@ -1,8 +1,9 @@
 """Running the ``ffmpeg`` binary: one place that finds it and turns failures into VideoError.
 
 An FFmpeg killed from outside (the OOM killer, a shutdown, Ray ending a dead driver's workers) says
-nothing about its video, so it raises :class:`FFmpegKilled`, which has no ``reason``: a stage does not
-reject the record for it, the build stops, and a resume does the work again.
+nothing about its video, so it raises :class:`FFmpegKilled`, a :class:`~ditto_data.faults.MachineFault`
+like a full disk FFmpeg reports: a stage does not reject the record for it, the build stops, and a
+resume does the work again.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import signal
 import subprocess
 from collections.abc import Sequence
 
+from ..faults import MachineFault, check_text
 from .errors import VideoError
 
 
 #: Signals another process sends to end FFmpeg; a crash on bad input (SIGSEGV, SIGABRT) is the video's fault.
 EXTERNAL_KILLS = frozenset({signal.SIGKILL, signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
+_SIGNALLED = re.compile(r"received signal (2|15|1)\b")
 
 
-class FFmpegKilled(Exception):
+class FFmpegKilled(MachineFault):
     """FFmpeg was ended by a signal from outside; not the video's fault, so not a rejection."""
 
 
@@ -51,18 +54,29 @@ def run_ffmpeg(args: Sequence[str], path: str | os.PathLike[str] | None, what: s
     return proc
 
 
-def raise_if_killed(returncode: int, path: str | os.PathLike[str] | None, what: str) -> None:
-    """Raise FFmpegKilled if FFmpeg's exit status says another process ended it."""
+def raise_if_killed(returncode: int, path: str | os.PathLike[str] | None, what: str,
+                    stderr: bytes | str | None = None) -> None:
+    """Raise FFmpegKilled if FFmpeg's exit status (and ``stderr``) says another process ended it."""
+    name = None
     if returncode < 0 and -returncode in EXTERNAL_KILLS:
-        name = signal.Signals(-returncode).name
+        name = f"ffmpeg was killed by {signal.Signals(-returncode).name}"
+    elif returncode == 255 and (not (stderr or "").strip() or _SIGNALLED.search(stderr_tail(stderr, 2))):
+        # FFmpeg catches SIGINT/SIGTERM (a Ctrl-C reaches the whole process group) and exits 255,
+        # silently at ``-v error``; a real error always says what went wrong
+        name = "ffmpeg stopped on a signal"
+    if name:
         raise FFmpegKilled(f"{os.fspath(path) if path is not None else 'ffmpeg'}: {what} was cut short: "
-                           f"ffmpeg was killed by {name} (not the video's fault; run again to redo it)")
+                           f"{name} (not the video's fault; run again to redo it)")
 
 
 def check_exit(returncode: int, path: str | os.PathLike[str] | None, what: str,
                stderr: bytes | str | None, reason: str) -> None:
-    """Nothing on exit 0; FFmpegKilled if killed from outside; else VideoError(``reason``) naming ``path``."""
+    """Nothing on a clean exit 0; FFmpegKilled if killed from outside; MachineFault if FFmpeg reports
+    a machine error (a full disk: it can exit 0 after failing to finish the file); else
+    VideoError(``reason``) naming ``path``."""
+    raise_if_killed(returncode, path, what, stderr)
+    check_text(stderr, f"{os.fspath(path) if path is not None else 'ffmpeg'}: {what}",
+               (os.fspath(path),) if path is not None else ())
     if returncode == 0:
         return
-    raise_if_killed(returncode, path, what)
     raise VideoError(path, f"{what} failed (ffmpeg exit {returncode}): {stderr_tail(stderr)}", reason)

@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 
 from ..atomic import atomic_path
-from .encode import TO_BT709, x264_args
+from ..faults import MachineFault, check_text, low_space
+from .encode import TO_BT709, verify_video, x264_args
 from .errors import VideoError
 from .ffmpeg import ffmpeg_bin, raise_if_killed, run_ffmpeg, stderr_tail
 from .probe import VideoInfo, probe
@@ -232,7 +233,8 @@ def _analyse(path: str | os.PathLike[str], fps: float, threshold: float, length:
         proc.stderr.close()
         rc = proc.wait()
     if not stopped:  # else the partial scores below would pass for the whole video's
-        raise_if_killed(rc, path, "scene analysis")
+        raise_if_killed(rc, path, "scene analysis", err)
+        check_text(err, f"{path}: scene analysis", (os.fspath(path),))
     n = len(scores)
     if not stopped and rc != 0 and n == 0:
         raise VideoError(path, f"FFmpeg could not decode any frame: {stderr_tail(err)}", "decode_error")
@@ -287,11 +289,15 @@ def transcode_window(path: str | os.PathLike[str], out: str | os.PathLike[str], 
         if errors:
             raise VideoError(path, f"damaged frames in the window at frame {start_frame}: {stderr_tail(errors, 2)}",
                              "decode_error")
-        got = probe(tmp)
-        if (got.num_frames, got.width, got.height) != (n, w, h) or got.has_audio:
-            raise VideoError(path, f"transcode gave {got.num_frames} frames of {got.width}x{got.height}"
-                                   f"{' with audio' if got.has_audio else ''}, expected {n} of {w}x{h}",
-                             "decode_error")  # fmt: skip
+        try:
+            got = verify_video(tmp, n, w, h)
+        except VideoError as e:
+            if e.reason == "bad_output" and "cannot be read back" in e.detail and low_space(out.parent):
+                # FFmpeg said it succeeded and left no readable file on a full disk: not the source's fault
+                raise MachineFault(f"{out}: transcode of {path} reported success but {e.detail}") from e
+            raise VideoError(path, f"transcode gave {e.detail}", "decode_error") from None
+        if got.has_audio:
+            raise VideoError(path, "transcode kept an audio stream", "decode_error")
     return Clip(path=out, start_frame=start_frame, num_frames=n, width=w, height=h, fps=opts.fps,
                 duration=n / opts.fps, padded_frames=pad, info=got)
 

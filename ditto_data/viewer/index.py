@@ -346,7 +346,10 @@ class DatasetIndex:
             found: Path | None = self.root / relpath
             found = found if found.is_file() else None
         else:
-            found = layout.resolve_video(self.root, relpath)
+            try:
+                found = layout.resolve_video(self.root, relpath)
+            except layout.OutsideDataset:  # '..', absolute, a link out: never served
+                found = None
         if found is None or not _inside(self.root, found):
             return None
         return found.relative_to(self.root).as_posix()
