@@ -15,5 +15,6 @@ demo: install
 test: install
 	$(PY) -m pytest -q tests
 
+# bench_gpu.py needs a GPU and the paper's weights: run it by hand where they are
 bench: install
-	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+	for b in benchmarks/bench_*.py; do [ $$b = benchmarks/bench_gpu.py ] || $(PY) $$b || exit 1; done
