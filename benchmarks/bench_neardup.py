@@ -30,7 +30,7 @@ import numpy as np
 
 from ditto_data.evaluation.neardup_pairs import (BASES, ClassScore, LabelledPair, labelled_pairs, make_items,
                                                  precision, score_pairs)
-from ditto_data.generation.sourcedup import MIN_COVERAGE, THRESHOLD, candidate_pairs
+from ditto_data.generation.sourcedup import MIN_COVERAGE, THRESHOLD, candidate_pairs, single_blas_thread
 from ditto_data.generation.timealign import align
 from ditto_data.video.signature import VideoSignature, signature_from_grey
 from ditto_data.video.standardize import analyse
@@ -128,12 +128,13 @@ def main() -> None:
     t = time.perf_counter()
     ours_scores: dict[tuple[int, int], float] = {}
     ours: set[tuple[int, int]] = set()
-    for i, j in cands:
-        al = align(sigs[i], sigs[j])
-        if al is not None and al.coverage >= args.min_coverage:
-            ours_scores[(i, j)] = al.score
-            if al.score >= args.threshold:
-                ours.add((i, j))
+    with single_blas_thread():
+        for i, j in cands:
+            al = align(sigs[i], sigs[j])
+            if al is not None and al.coverage >= args.min_coverage:
+                ours_scores[(i, j)] = al.score
+                if al.score >= args.threshold:
+                    ours.add((i, j))
     t_align = time.perf_counter() - t
     print(f"ours: signatures {t_sig:.1f}s, {len(cands):,} faiss candidates of {len(items) * (len(items) - 1) // 2:,} "
           f"pairs in {t_cand:.2f}s, aligned in {t_align:.1f}s ({1000 * t_align / max(1, len(cands)):.0f} ms a pair)")

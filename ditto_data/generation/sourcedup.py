@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from ..video.signature import VideoSignature, flip_thumbs
 from .neardup import similar_pairs
@@ -85,8 +86,18 @@ def find_duplicate_sources(signatures: list[VideoSignature], threshold: float = 
                            progress: bool = False) -> list[SourceMatch]:
     """Every near-duplicate pair of sources, with the alignment that shows it, sorted by (a, b)."""
     out = []
-    for i, j in candidate_pairs(signatures, candidate_threshold, keys, index, seed, progress):
-        al = align(signatures[i], signatures[j])
-        if is_duplicate(al, threshold, min_coverage):
-            out.append(SourceMatch(i, j, al))
+    pairs = candidate_pairs(signatures, candidate_threshold, keys, index, seed, progress)
+    with single_blas_thread():
+        for i, j in tqdm(pairs, desc="align sources", disable=not progress, leave=False):
+            al = align(signatures[i], signatures[j])
+            if is_duplicate(al, threshold, min_coverage):
+                out.append(SourceMatch(i, j, al))
     return out
+
+
+def single_blas_thread():
+    """A context in which BLAS uses one thread: alignments are many products of ~200x144 matrices,
+    which OpenBLAS's thread start-up makes several times slower (6x measured on 2 busy cores)."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")

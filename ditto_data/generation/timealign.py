@@ -29,6 +29,9 @@ MIN_VOTE = 0.3
 #: Framings compared (indices into VIEWS, A's then B's): whole frames; pictures inside borders;
 #: the centre of one picture on the other whole picture (one is a crop of the other).
 VIEW_PAIRS = ((0, 0), (1, 1), (2, 1), (1, 2))
+#: Score given up per unit of |log rate| when choosing between lines: on a short overlap a 1-2%
+#: speed error moves no frame, so the line at the plainest speed is reported.
+PLAIN_RATE = 0.05
 MIN_FRAMES = 8  # an alignment must cover at least this many signature frames (0.8 s at 10 fps)
 
 
@@ -54,12 +57,13 @@ class Alignment:
 
     def describe(self, a: str = "A", b: str = "B") -> str:
         """One line for a rejection message: which seconds of A show which of B, how."""
-        how = f"{self.rate:.2f}x speed" if abs(self.rate - 1) > 0.01 else "the same speed"
+        # B's clock covers `rate` seconds per second of A: B plays A's pictures 1/rate times as fast
+        how = f"{1 / self.rate:.2f}x speed" if abs(self.rate - 1) > 0.01 else "the same speed"
         flip = ", mirrored" if self.flipped else ""
         if self.views[0] != self.views[1]:
             flip += f", {a}'s {self.views[0]} on {b}'s {self.views[1]}"
         return (f"{self.a_span[0]:.1f}-{self.a_span[1]:.1f} s of {a} align with {self.b_span[0]:.1f}-"
-                f"{self.b_span[1]:.1f} s of {b} at {how}{flip} ({self.frames} frames: similarity "
+                f"{self.b_span[1]:.1f} s of {b}, played at {how}{flip} ({self.frames} frames: similarity "
                 f"{self.similarity:.3f}, changes {self.changes:.3f}, coverage {self.coverage:.2f})")
 
     def to_dict(self) -> dict:
@@ -96,7 +100,9 @@ def _hough(i: np.ndarray, j: np.ndarray, w: np.ndarray, best: int) -> list[tuple
     hist = hist.reshape(len(RATES), width)
     hist[:, 1:] += hist[:, :-1] * 0.5  # a vote half-counts in the next bin: rounding splits lines
     out: list[tuple[float, float, float]] = []
-    for f in np.argsort(-hist.ravel(), kind="stable")[: best * 8]:
+    flat = hist.ravel()
+    top = np.argpartition(-flat, min(best * 8, flat.size - 1))[: best * 8]
+    for f in top[np.lexsort((top, -flat[top]))]:  # strongest first, ties by index: deterministic
         r, o = divmod(int(f), width)
         cell = (float(hist[r, o]), float(RATES[r]), float(o + lo))
         if all(abs(np.log(cell[1] / c[1])) > 0.03 or abs(cell[2] - c[2]) > 3 for c in out):
@@ -193,18 +199,20 @@ def align(a: VideoSignature, b: VideoSignature, cells: int = 2) -> Alignment | N
         p = pairs[k]
         flipped, view_a, view_b = how[k]
         found = None
-        for r in rate * (1 + np.linspace(-0.01, 0.01, 5)):  # refine: the cells are 1% by 1 frame
-            for o in offset + np.linspace(-1.0, 1.0, 5):
+        for r in rate * (1 + np.linspace(-0.005, 0.005, 3)):  # refine: the cells are 1% by 1 frame
+            for o in offset + np.linspace(-0.5, 0.5, 3):
                 ev = p.evidence(r, o)
                 if ev is None:
                     continue
                 i, j, sim, chg = ev
                 s = _score(sim, chg)
-                if found is None or s > found[0] + 1e-9:
-                    found = (s, r, o, i, j, sim, chg)
+                key = s - PLAIN_RATE * abs(np.log(r))  # of near-equal lines, the plainest speed
+                if found is None or key > found[0] + 1e-9:
+                    found = (key, r, o, i, j, sim, chg)
         if found is None:
             continue
-        s, r, o, i, j, sim, chg = found
+        _, r, o, i, j, sim, chg = found
+        s = _score(sim, chg)
         n, m = p.sm.shape
         cover = len(i) / max(1.0, min(n, m / r))
         fps = a.fps
@@ -212,7 +220,8 @@ def align(a: VideoSignature, b: VideoSignature, cells: int = 2) -> Alignment | N
                          b_span=(j[0] / fps, (j[-1] + 1) / fps), flipped=bool(flipped),
                          views=(view_a, view_b), similarity=sim,
                          changes=chg, coverage=float(min(1.0, cover)), frames=int(len(i)), score=float(s))
-        if best is None or (cand.score, cand.coverage) > (best.score, best.coverage):
+        key = (cand.score - PLAIN_RATE * abs(np.log(cand.rate)), cand.coverage)
+        if best is None or key > (best.score - PLAIN_RATE * abs(np.log(best.rate)), best.coverage):
             best = cand
     return best
 
