@@ -85,7 +85,7 @@ def clip_vectors(items, work: Path, backend) -> np.ndarray:
 
 
 def sweep(pairs: list[LabelledPair], scores: dict[tuple[int, int], float], skip) -> tuple[float | None, float]:
-    """Lowest threshold with overall precision >= 0.99, and its recall."""
+    """Lowest score threshold with overall precision >= 0.99, and its recall."""
     labelled = [(scores.get((p.a, p.b), -np.inf), p.positive) for p in pairs if not skip(p.cls)]
     for t in sorted({s for s, _ in labelled if np.isfinite(s)}):
         tp = sum(pos and s >= t for s, pos in labelled)
@@ -192,9 +192,12 @@ def main() -> None:
         total = results[n][1]
         hard_fp = sum(results[n][0][c].fp for c in classes if c.startswith("hard"))
         t99, r99 = sweep(pairs, methods[n][1], skip)
+        neg = [methods[n][1].get((p.a, p.b), -np.inf) for p in pairs if not p.positive]
+        pos = [methods[n][1].get((p.a, p.b), -np.inf) for p in pairs if p.positive and not skip(p.cls)]
         print(f"{n}: threshold {methods[n][2]:g}: precision {fmt(precision(total.tp, total.fp))}, recall "
-              f"{fmt(total.recall)}, hard negatives merged {hard_fp}; lowest threshold with precision >= 0.99: "
-              f"{fmt(t99)} (recall {r99:.3f})")
+              f"{fmt(total.recall)}, hard negatives merged {hard_fp}; highest negative score {max(neg):.3f}, "
+              f"positive scores >= {np.percentile(pos, 5):.3f} for 95%; lowest score threshold with precision "
+              f">= 0.99: {fmt(t99)} (recall {r99:.3f})")
     ours_total = results["ours"][1]
     ok = ((ours_total.recall or 0) >= 0.95 and (precision(ours_total.tp, ours_total.fp) or 0) >= 0.99
           and not any(results["ours"][0][c].fp for c in classes if c.startswith("hard")))

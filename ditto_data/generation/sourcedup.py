@@ -3,9 +3,9 @@
 Two steps, so that it scales:
 
 1. **candidates** with faiss: a few key frames of every signature (spread over it; mirrored, and
-   inside its borders where it has some, too) go into one similarity search (:func:`~ditto_data.generation.neardup.similar_pairs`: exact
+   inside its borders where it has some, too), and what changes at them, go into similarity searches (:func:`~ditto_data.generation.neardup.similar_pairs`: exact
    up to 50,000 key frames, the inverted-file join beyond); two sources that share at least one
-   pair of key frames above ``candidate_threshold`` are a candidate pair. Key frames are compared
+   pair of key frames (or of changes) above ``candidate_threshold`` are a candidate pair. Key frames are compared
    by picture, whatever their time, so a re-timed or cut copy is still found.
 2. **verification** of each candidate pair by :func:`~ditto_data.generation.timealign.align`: the
    pair is a near-duplicate when its best alignment's ``score`` reaches ``threshold`` and it covers
@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from ..video.signature import VideoSignature, flip_thumbs
 from .neardup import similar_pairs
-from .timealign import Alignment, align
+from .timealign import LAG, MIN_CHANGE, Alignment, align
 
 log = logging.getLogger(__name__)
 
@@ -51,27 +51,45 @@ def key_frames(sig: VideoSignature, k: int = KEYS_PER_SOURCE) -> np.ndarray:
     return live[np.round(np.linspace(0, len(live) - 1, k)).astype(np.int64)]
 
 
+def _key_vectors(sig: VideoSignature, keys: int) -> tuple[np.ndarray, np.ndarray]:
+    """A signature's key vectors for the candidate search: (frames, changes), each with the mirror
+    images. Frames in the whole-frame view and, where there are borders, inside them; changes are
+    differences of thumbnails :data:`~ditto_data.generation.timealign.LAG` frames apart, which a
+    burnt-in logo or caption that dominates a dark picture does not touch."""
+    idx = key_frames(sig, keys)
+    frames = [sig.frames[v][idx].astype(np.float32) for v in ((0, 1) if sig.has_borders else (0,))]
+    raw = sig.frames[0].astype(np.float32) * sig.energy[0].astype(np.float32)[:, None]
+    idx = idx[idx >= LAG]
+    d = raw[idx] - raw[idx - LAG]
+    n = np.linalg.norm(d, axis=1)
+    d = d[n >= MIN_CHANGE] / n[n >= MIN_CHANGE, None]
+    f = np.concatenate(frames) if frames else np.zeros((0, sig.frames.shape[-1]), np.float32)
+    return np.concatenate([f, flip_thumbs(f)]), np.concatenate([d, flip_thumbs(d)])
+
+
 def candidate_pairs(signatures: list[VideoSignature], candidate_threshold: float = CANDIDATE_THRESHOLD,
                     keys: int = KEYS_PER_SOURCE, index: str = "auto", seed: int = 0,
                     progress: bool = False) -> list[tuple[int, int]]:
-    """Pairs of signatures (i < j) that share a key frame pair above ``candidate_threshold``."""
-    vecs, owner = [], []
-    for s, sig in enumerate(signatures):
-        idx = key_frames(sig, keys)
-        for view in (0, 1) if sig.has_borders else (0,):  # the whole frame; the picture inside borders
-            v = sig.frames[view][idx].astype(np.float32)
-            vecs += [v, flip_thumbs(v)]
-            owner += [s] * (2 * len(idx))
-    if not vecs:
+    """Pairs of signatures (i < j) that share a key frame pair, or a key change pair, above
+    ``candidate_threshold``."""
+    found = []
+    per_sig = [_key_vectors(sig, keys) for sig in signatures]
+    for kind in (0, 1):  # frames, then changes: one search each
+        vecs = [v[kind] for v in per_sig]
+        owner = np.concatenate([np.full(len(v), s, dtype=np.int64) for s, v in enumerate(vecs)])
+        if len(owner) < 2:
+            continue
+        a, b, _, how = similar_pairs(np.concatenate(vecs), candidate_threshold, index=index, seed=seed,
+                                     progress=progress)
+        sa, sb = owner[a], owner[b]
+        other = sa != sb
+        found.append(np.stack([np.minimum(sa, sb)[other], np.maximum(sa, sb)[other]], axis=1))
+        log.info("source candidates: %d key %s of %d sources with %s", len(owner), ("frames", "changes")[kind],
+                 len(signatures), how)
+    if not found:
         return []
-    x = np.concatenate(vecs)
-    owner_a = np.asarray(owner, dtype=np.int64)
-    a, b, _, kind = similar_pairs(x, candidate_threshold, index=index, seed=seed, progress=progress)
-    sa, sb = owner_a[a], owner_a[b]
-    other = sa != sb
-    pairs = np.unique(np.stack([np.minimum(sa, sb)[other], np.maximum(sa, sb)[other]], axis=1), axis=0)
-    log.info("source candidates: %d key frames of %d sources with %s: %d candidate pairs", len(x),
-             len(signatures), kind, len(pairs))
+    pairs = np.unique(np.concatenate(found), axis=0)
+    log.info("source candidates: %d pairs", len(pairs))
     return [(int(p), int(q)) for p, q in pairs]
 
 

@@ -29,9 +29,12 @@ MIN_VOTE = 0.3
 #: Framings compared (indices into VIEWS, A's then B's): whole frames; pictures inside borders;
 #: the centre of one picture on the other whole picture (one is a crop of the other).
 VIEW_PAIRS = ((0, 0), (1, 1), (2, 1), (1, 2))
-#: Score given up per unit of |log rate| when choosing between lines: on a short overlap a 1-2%
-#: speed error moves no frame, so the line at the plainest speed is reported.
-PLAIN_RATE = 0.05
+#: Score given up per unit of |log rate| away from the nearest ratio of two common frame rates
+#: (:data:`COMMON_RATES`) when choosing between lines: on a short overlap a 1-2% speed error moves
+#: no frame, so the line at the plainest speed (a wrong header's 25/20, or 1) is reported.
+PLAIN_RATE = 0.2
+_FPS = (10, 12, 12.5, 15, 20, 23.976, 24, 25, 29.97, 30, 48, 50, 59.94, 60)
+COMMON_RATES = np.log(np.unique([round(a / b, 4) for a in _FPS for b in _FPS if 0.4 <= a / b <= 2.5]))
 MIN_FRAMES = 8  # an alignment must cover at least this many signature frames (0.8 s at 10 fps)
 
 
@@ -199,14 +202,15 @@ def align(a: VideoSignature, b: VideoSignature, cells: int = 2) -> Alignment | N
         p = pairs[k]
         flipped, view_a, view_b = how[k]
         found = None
-        for r in rate * (1 + np.linspace(-0.005, 0.005, 3)):  # refine: the cells are 1% by 1 frame
+        near = np.exp(COMMON_RATES[np.abs(COMMON_RATES - np.log(rate)) < 0.025])  # common ratios in the cell
+        for r in np.concatenate([rate * (1 + np.linspace(-0.005, 0.005, 3)), near]):  # refine: cells are 1% x 1 frame
             for o in offset + np.linspace(-0.5, 0.5, 3):
                 ev = p.evidence(r, o)
                 if ev is None:
                     continue
                 i, j, sim, chg = ev
                 s = _score(sim, chg)
-                key = s - PLAIN_RATE * abs(np.log(r))  # of near-equal lines, the plainest speed
+                key = s - _plainness(r)  # of near-equal lines, the plainest speed
                 if found is None or key > found[0] + 1e-9:
                     found = (key, r, o, i, j, sim, chg)
         if found is None:
@@ -220,10 +224,15 @@ def align(a: VideoSignature, b: VideoSignature, cells: int = 2) -> Alignment | N
                          b_span=(j[0] / fps, (j[-1] + 1) / fps), flipped=bool(flipped),
                          views=(view_a, view_b), similarity=sim,
                          changes=chg, coverage=float(min(1.0, cover)), frames=int(len(i)), score=float(s))
-        key = (cand.score - PLAIN_RATE * abs(np.log(cand.rate)), cand.coverage)
-        if best is None or key > (best.score - PLAIN_RATE * abs(np.log(best.rate)), best.coverage):
+        key = (cand.score - _plainness(cand.rate), cand.coverage)
+        if best is None or key > (best.score - _plainness(best.rate), best.coverage):
             best = cand
     return best
+
+
+def _plainness(rate: float) -> float:
+    """Score handicap of a speed: :data:`PLAIN_RATE` per unit of log distance to a common ratio."""
+    return PLAIN_RATE * float(np.min(np.abs(COMMON_RATES - np.log(rate))))
 
 
 def _score(sim: float, chg: float) -> float:
