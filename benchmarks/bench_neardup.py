@@ -117,7 +117,8 @@ def main() -> None:
     pairs = labelled_pairs(items)
     skip = lambda cls: cls == "copy_vs_copy"  # noqa: E731  reported, not part of the overall figures
     print(f"set: {len(items)} videos from {len(BASES)} dev clips, {len(pairs):,} labelled pairs "
-          f"({sum(p.positive for p in pairs)} positive), made/found in {time.perf_counter() - t:.0f}s under {args.work}")
+          f"({sum(p.positive for p in pairs)} positive), made/found in {time.perf_counter() - t:.0f}s "
+          f"under {args.work}")
 
     t = time.perf_counter()
     sigs = signatures(items, args.work)
@@ -136,7 +137,8 @@ def main() -> None:
                 if al.score >= args.threshold:
                     ours.add((i, j))
     t_align = time.perf_counter() - t
-    print(f"ours: signatures {t_sig:.1f}s, {len(cands):,} faiss candidates of {len(items) * (len(items) - 1) // 2:,} "
+    n_pairs = len(items) * (len(items) - 1) // 2
+    print(f"ours: signatures {t_sig:.1f}s, {len(cands):,} faiss candidates of {n_pairs:,} "
           f"pairs in {t_cand:.2f}s, aligned in {t_align:.1f}s ({1000 * t_align / max(1, len(cands)):.0f} ms a pair)")
 
     methods = {"ours": (ours, ours_scores, args.threshold)}
@@ -167,7 +169,8 @@ def main() -> None:
 
     results = {name: score_pairs(pairs, pred, skip) for name, (pred, _, _) in methods.items()}
     names = list(methods)
-    classes = sorted({p.cls for p in pairs}, key=lambda c: (c.startswith(("hard", "different")), c == "copy_vs_copy", c))
+    classes = sorted({p.cls for p in pairs},
+                     key=lambda c: (c.startswith(("hard", "different")), c == "copy_vs_copy", c))
     head = f"{'class':22s} {'pairs':>6s} " + " ".join(f"{n + ' P':>11s} {n + ' R':>11s}" for n in names)
     print()
     print(head)

@@ -8,7 +8,6 @@ copy keeps exactly the clips of the video alone.
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,7 +114,7 @@ def test_build_of_a_video_and_its_retimed_damaged_copy_keeps_the_video_alone(med
     for r in copies:
         assert r.fields["duplicate_of"] in kept_alone and r.fields["dedup_score"] >= 0.4
         assert "1.25x speed" in r.fields["dedup_evidence"] and "cockatoo.mp4" in r.message
-        assert abs(r.fields["dedup_alignment"]["rate"] - 1.25) < 0.03 or abs(
-            r.fields["dedup_alignment"]["rate"] - 0.8) < 0.03
+        # told from the kept video's side: the copy covers 0.8 s of its clock per second of the video
+        assert abs(r.fields["dedup_alignment"]["rate"] - 0.8) < 0.02 and r.fields["duplicate_of_source"]
     card = (tmp_path / "out2" / "README.md").read_text()
     assert "Near-duplicates" in card and copies[0].fields["duplicate_of"] in card and "1.25x speed" in card

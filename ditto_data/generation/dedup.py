@@ -187,16 +187,12 @@ class DedupStage(Stage):
 
     def _reject_source(self, clips: list[Record], kept_clips: list[Record], al: Alignment, mine_is_a: bool) -> None:
         kept_clips = sorted(kept_clips, key=lambda r: (int(r.fields.get("start_frame") or 0), r.id))
-        mine = _name(clips[0])
+        al = al.inverted() if mine_is_a else al  # A: the kept source, B: this one
+        evidence = al.describe(_name(kept_clips[0]), _name(clips[0]))
         theirs = _name(kept_clips[0])
-        evidence = al.describe(mine, theirs) if mine_is_a else al.describe(theirs, mine)
         for r in clips:
             lo, hi = _span(r)
-            # the clip's seconds in the kept source's time
-            if mine_is_a:
-                lo, hi = al.offset + al.rate * lo, al.offset + al.rate * hi
-            else:
-                lo, hi = (lo - al.offset) / al.rate, (hi - al.offset) / al.rate
+            lo, hi = (lo - al.offset) / al.rate, (hi - al.offset) / al.rate  # in the kept source's time
             target = max(kept_clips, key=lambda c: (_overlap((lo, hi), _span(c)), -_span(c)[0]))
             r.fields["dedup_group"] = target.id
             r.reject(self.name, "near_duplicate",

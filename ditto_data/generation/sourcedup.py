@@ -3,10 +3,11 @@
 Two steps, so that it scales:
 
 1. **candidates** with faiss: a few key frames of every signature (spread over it; mirrored, and
-   inside its borders where it has some, too), and what changes at them, go into similarity searches (:func:`~ditto_data.generation.neardup.similar_pairs`: exact
-   up to 50,000 key frames, the inverted-file join beyond); two sources that share at least one
-   pair of key frames (or of changes) above ``candidate_threshold`` are a candidate pair. Key frames are compared
-   by picture, whatever their time, so a re-timed or cut copy is still found.
+   inside its borders where it has some, too), and what changes at them, go into similarity
+   searches (:func:`~ditto_data.generation.neardup.similar_pairs`: exact up to 50,000 key
+   vectors, the inverted-file join beyond); two sources that share at least one
+   pair of key frames (or of changes) above ``candidate_threshold`` are a candidate pair. Key
+   frames are compared by picture, whatever their time, so a re-timed or cut copy is still found.
 2. **verification** of each candidate pair by :func:`~ditto_data.generation.timealign.align`: the
    pair is a near-duplicate when its best alignment's ``score`` reaches ``threshold`` and it covers
    at least ``min_coverage`` of the shorter video (one video a part of the other counts; two videos

@@ -69,6 +69,13 @@ class Alignment:
                 f"{self.b_span[1]:.1f} s of {b}, played at {how}{flip} ({self.frames} frames: similarity "
                 f"{self.similarity:.3f}, changes {self.changes:.3f}, coverage {self.coverage:.2f})")
 
+    def inverted(self) -> Alignment:
+        """The same alignment seen from B: A's time = -offset/rate + (1/rate) x B's time."""
+        return Alignment(rate=1 / self.rate, offset=-self.offset / self.rate, a_span=self.b_span,
+                         b_span=self.a_span, flipped=self.flipped, views=(self.views[1], self.views[0]),
+                         similarity=self.similarity, changes=self.changes, coverage=self.coverage,
+                         frames=self.frames, score=self.score)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()}
