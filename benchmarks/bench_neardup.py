@@ -30,7 +30,8 @@ import numpy as np
 
 from ditto_data.evaluation.neardup_pairs import (BASES, ClassScore, LabelledPair, labelled_pairs, make_items,
                                                  precision, score_pairs)
-from ditto_data.generation.sourcedup import MIN_COVERAGE, THRESHOLD, candidate_pairs, single_blas_thread
+from ditto_data.generation.sourcedup import (MIN_COVERAGE, MIN_SIMILARITY, THRESHOLD, candidate_pairs,
+                                             single_blas_thread)
 from ditto_data.generation.timealign import align
 from ditto_data.video.signature import VideoSignature, signature_from_grey
 from ditto_data.video.standardize import analyse
@@ -132,7 +133,7 @@ def main() -> None:
     with single_blas_thread():
         for i, j in cands:
             al = align(sigs[i], sigs[j])
-            if al is not None and al.coverage >= args.min_coverage:
+            if al is not None and al.coverage >= args.min_coverage and not al.similarity < MIN_SIMILARITY:
                 ours_scores[(i, j)] = al.score
                 if al.score >= args.threshold:
                     ours.add((i, j))
