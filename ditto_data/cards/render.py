@@ -176,6 +176,9 @@ def _input_paths(records: list[Record]) -> list[tuple[str, str]]:
     return sorted(pairs, key=lambda p: -len(p[0]))
 
 
+NEAR_DUPLICATE_ROWS = 50  # near-duplicate rejections listed one by one in the card
+
+
 def rejections(records: list[Record] | None) -> str:
     if records is None:
         return "No build records (`.ditto/records.json`) were found: rejection statistics are unknown."
@@ -194,6 +197,18 @@ def rejections(records: list[Record] | None) -> str:
         msg = _md(msg)
         msg = msg if len(msg) <= 140 else msg[:137] + "..."
         lines.append(f"| {_md(stage)} | `{_md(reason)}` | {kind} | {len(rs)} | {msg} |")
+    dups = [r for r in rejected if r.reason == "near_duplicate" and r.fields.get("duplicate_of")]
+    if dups:
+        lines += ["", f"Near-duplicates: each rejected clip, the kept clip it duplicates, the score and the evidence"
+                  f"{f' (first {NEAR_DUPLICATE_ROWS} of {len(dups)})' if len(dups) > NEAR_DUPLICATE_ROWS else ''}:",
+                  "", "| clip | duplicate of | score | evidence |", "|---|---|---:|---|"]
+        for r in dups[:NEAR_DUPLICATE_ROWS]:
+            score = r.fields.get("dedup_score")
+            evidence = str(r.fields.get("dedup_evidence") or r.message or "")
+            for absolute, rel in paths:
+                evidence = evidence.replace(absolute, rel)
+            lines.append(f"| {_md(r.id)} | {_md(r.fields['duplicate_of'])} | "
+                         f"{'-' if score is None else f'{float(score):.3f}'} | {_md(evidence)} |")
     return "\n".join(lines)
 
 

@@ -118,36 +118,29 @@ class Cells:
         return self.quantizer.search(self.project(x), k)[1]
 
 
-def find_near_duplicates(vectors: np.ndarray, threshold: float, index: str = "auto", nlist: int | None = None,
-                         nprobe: int = 8, chunk: int = 16384, seed: int = 0,
-                         progress: bool = False) -> NearDuplicates:
-    """Group rows of ``vectors`` (float32 [N, D], L2-normalised) whose cosine similarity is >= ``threshold``.
-
-    ``index``: ``flat`` (exact ``IndexFlatIP`` range search), ``ivf`` (approximate, see the module
-    docstring) or ``auto`` (flat up to :data:`EXACT_MAX` rows). ``nlist`` is the number of cells
-    (default :func:`default_nlist`), ``nprobe`` the nearest cells each vector is compared in.
-    Rows are handled in chunks of ``chunk`` so intermediate results stay small.
-    """
+def similar_pairs(vectors: np.ndarray, threshold: float, index: str = "auto", nlist: int | None = None,
+                  nprobe: int = 8, chunk: int = 16384, seed: int = 0,
+                  progress: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+    """Every pair of rows of ``vectors`` (float32 [N, D], L2-normalised) whose cosine similarity is
+    >= ``threshold``: (rows a, rows b, similarities, index description), a < b, each pair once,
+    sorted by (a, b). ``index`` as for :func:`find_near_duplicates`."""
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     if vectors.ndim != 2:
         raise ValueError(f"vectors must be a 2-d array [N, D], got shape {vectors.shape}")
     if not -1.0 <= threshold <= 1.0:
         raise ValueError(f"threshold is a cosine similarity in [-1, 1], got {threshold}")
     n = len(vectors)
-    best = np.full(n, np.nan, dtype=np.float32)
-    best_match = np.full(n, -1, dtype=np.int64)
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    empty = (np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32))
     if n < 2:
-        return NearDuplicates([], best, best_match, 0, "none")
+        return (*empty, "none")
     if index == "auto":
         index = "flat" if n <= EXACT_MAX else "ivf"
-    edges: set[tuple[int, int]] = set()
 
     def add(rows: np.ndarray, sims: np.ndarray, ids: np.ndarray) -> None:
         keep = (ids != rows) & (sims >= threshold) & (ids >= 0)
         rows, sims, ids = rows[keep], sims[keep], ids[keep]
-        edges.update(zip(np.minimum(rows, ids).tolist(), np.maximum(rows, ids).tolist()))
-        _update_best(best, best_match, rows, sims, ids)
-        _update_best(best, best_match, ids, sims, rows)
+        found.append((np.minimum(rows, ids), np.maximum(rows, ids), sims.astype(np.float32)))
 
     if index == "flat":
         kind = "IndexFlatIP"
@@ -159,17 +152,42 @@ def find_near_duplicates(vectors: np.ndarray, threshold: float, index: str = "au
         _cell_join(vectors, threshold, nlist, nprobe, chunk, seed, add, progress)
     else:
         raise ValueError(f"index must be auto, flat or ivf, not {index!r}")
-    log.info("near-duplicates among %d vectors of %d dims with %s: %d pairs", n, vectors.shape[1], kind,
-             len(edges))
+    if not found:
+        return (*empty, kind)
+    a, b, s = (np.concatenate(x) for x in zip(*found))
+    key = a * n + b  # each pair once (found from both sides, or in two cells)
+    key, first = np.unique(key, return_index=True)
+    return key // n, key % n, s[first], kind
 
+
+def find_near_duplicates(vectors: np.ndarray, threshold: float, index: str = "auto", nlist: int | None = None,
+                         nprobe: int = 8, chunk: int = 16384, seed: int = 0,
+                         progress: bool = False) -> NearDuplicates:
+    """Group rows of ``vectors`` (float32 [N, D], L2-normalised) whose cosine similarity is >= ``threshold``.
+
+    ``index``: ``flat`` (exact ``IndexFlatIP`` range search), ``ivf`` (approximate, see the module
+    docstring) or ``auto`` (flat up to :data:`EXACT_MAX` rows). ``nlist`` is the number of cells
+    (default :func:`default_nlist`), ``nprobe`` the nearest cells each vector is compared in.
+    Rows are handled in chunks of ``chunk`` so intermediate results stay small.
+    """
+    a, b, sims, kind = similar_pairs(vectors, threshold, index=index, nlist=nlist, nprobe=nprobe, chunk=chunk,
+                                     seed=seed, progress=progress)
+    n = len(vectors)
+    best = np.full(n, np.nan, dtype=np.float32)
+    best_match = np.full(n, -1, dtype=np.int64)
+    if kind == "none":
+        return NearDuplicates([], best, best_match, 0, "none")
+    _update_best(best, best_match, a, sims, b)
+    _update_best(best, best_match, b, sims, a)
+    log.info("near-duplicates among %d vectors of %d dims with %s: %d pairs", n, vectors.shape[1], kind, len(a))
     uf = _UnionFind(n)
-    for a, b in sorted(edges):
-        uf.union(a, b)
+    for x, y in zip(a.tolist(), b.tolist()):
+        uf.union(x, y)
     members: dict[int, list[int]] = {}
     for i in np.flatnonzero(best_match >= 0).tolist():
         members.setdefault(uf.find(i), []).append(i)
     groups = sorted((sorted(m) for m in members.values() if len(m) > 1), key=lambda g: g[0])
-    return NearDuplicates(groups, best, best_match, len(edges), kind)
+    return NearDuplicates(groups, best, best_match, len(a), kind)
 
 
 def _flat_search(vectors, threshold, chunk, add, progress) -> None:

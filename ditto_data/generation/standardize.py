@@ -4,6 +4,11 @@ Ditto's sources are 101 frames at 20 fps, 1280x720 (720x1280 for portrait). The 
 :mod:`ditto_data.video.standardize`; this module turns its results into CLIP records and its
 errors into rejections of the input (``not_a_video``, ``no_video_stream``, ``too_short``,
 ``decode_error``, ``all_segments_cut``) whose message names the file.
+
+Each input also gets its near-duplicate *signature* (:mod:`ditto_data.video.signature`), made from
+the grey frames the scene analysis decodes anyway (no second decode), written once as
+``<input id>.sig.npz`` and shared by its clips as their ``signature`` artifact: the dedup stage
+compares sources with it, whatever their frame rate or clock.
 """
 
 from __future__ import annotations
@@ -88,7 +93,7 @@ class Standardize(Stage):
     resources = Resources(cpus=2.0)  # one FFmpeg decode + x264 with 2 threads
     batch_size = 1
     Config = StandardizeConfig
-    version = 1
+    version = 2  # 2: clips carry their source's signature
 
     def process(self, batch: list[Record]) -> list[Record]:
         out: list[Record] = []
@@ -98,6 +103,7 @@ class Standardize(Stage):
 
     def _one(self, rec: Record) -> list[Record]:
         from ..video import VideoError, probe
+        from ..video.signature import signature_from_grey
         from ..video.standardize import plan_clips, transcode_window
 
         path = rec.fields["path"]
@@ -105,12 +111,15 @@ class Standardize(Stage):
         opts = self.config.options()
         try:
             info = probe(path)
-            plan = plan_clips(path, opts)
+            plan = plan_clips(path, opts, keep_frames=True)
         except VideoError as e:
             return [self._reject(rec, e, rel)]
         except OSError as e:
             self.not_the_machine(e)
             return [rec.reject(self.name, "unreadable", f"{rel}: cannot read: {e.strerror or e}")]
+        signature = self.ctx.artifact_path(f"{rec.id}.sig.npz")
+        signature_from_grey(plan.analysis.frames, opts.fps).save(signature)
+        plan.analysis.frames = None  # free the frames before the transcodes
         clips: list[Record] = []
         errors: list[VideoError] = []
         for start in plan.starts:
@@ -132,6 +141,8 @@ class Standardize(Stage):
             )  # fmt: skip
             child.add_artifact("video", self.ctx.relpath(clip.path),
                                self.provenance(start_frame=start, padded_frames=clip.padded_frames))
+            child.add_artifact("signature", self.ctx.relpath(signature),
+                               self.provenance(analysed_frames=plan.analysis.num_frames))
             clips.append(child)
         if not clips:
             return [self._reject(rec, errors[0], rel)]

@@ -72,6 +72,8 @@ class SceneAnalysis:
     scores: np.ndarray
     complete: bool
     warnings: str = ""
+    #: the grey frames themselves, uint8 [num_frames, 36, 64], when asked for (``keep_frames``)
+    frames: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -187,17 +189,18 @@ DECODE_REPEATABLE = ["-threads", "1"]
 
 
 def analyse(path: str | os.PathLike[str], fps: float, threshold: float, length: int | None = None,
-            max_clips: int | None = None) -> SceneAnalysis:
+            max_clips: int | None = None, keep_frames: bool = False) -> SceneAnalysis:
     """Cut detection on tiny grey frames at ``fps``; stops early once ``max_clips`` cut-free windows
-    of ``length`` frames are known (both None: read the whole source)."""
-    result, errors = _analyse(path, fps, threshold, length, max_clips, DECODE_FAST)
+    of ``length`` frames are known (both None: read the whole source). ``keep_frames`` keeps the
+    grey frames in the result (the near-duplicate signature is made from them: no second decode)."""
+    result, errors = _analyse(path, fps, threshold, length, max_clips, DECODE_FAST, keep_frames)
     if errors:
-        result, _ = _analyse(path, fps, threshold, length, max_clips, DECODE_REPEATABLE)
+        result, _ = _analyse(path, fps, threshold, length, max_clips, DECODE_REPEATABLE, keep_frames)
     return result
 
 
 def _analyse(path: str | os.PathLike[str], fps: float, threshold: float, length: int | None,
-             max_clips: int | None, threads: list[str]) -> tuple[SceneAnalysis, bool]:
+             max_clips: int | None, threads: list[str], keep_frames: bool = False) -> tuple[SceneAnalysis, bool]:
     w, h = ANALYSIS_SIZE
     size = w * h
     cmd = [ffmpeg_bin(), "-hide_banner", "-nostdin", "-v", "error", "-skip_loop_filter", "all", *threads,
@@ -206,12 +209,15 @@ def _analyse(path: str | os.PathLike[str], fps: float, threshold: float, length:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0)
     prev: tuple[np.ndarray, np.ndarray] | None = None  # previous frame and its histogram
     scores: list[float] = []  # scores[i]: change from frame i-1 to frame i (scores[0] = 0)
+    kept: list[bytes] = []
     stopped = False
     try:
         while True:
             buf = _read_exact(proc.stdout, size)
             if len(buf) < size:
                 break
+            if keep_frames:
+                kept.append(buf)
             f = np.frombuffer(buf, np.uint8).reshape(h, w).astype(np.int16)
             hist = np.bincount(f.ravel() >> 4, minlength=16) / size
             if prev is None:
@@ -245,8 +251,9 @@ def _analyse(path: str | os.PathLike[str], fps: float, threshold: float, length:
         log.warning("%s: decoder reported errors (kept the %d frames it gave): %s", path, n, warnings)
     s = np.asarray(scores)
     n_final = None if not stopped else len(s) - 2
-    return SceneAnalysis(num_frames=n, cuts=detect_cuts(s, threshold, upto=n_final),
-                         scores=s, complete=not stopped, warnings=warnings), bool(err and err.strip())
+    frames = np.frombuffer(b"".join(kept), np.uint8).reshape(len(kept), h, w) if keep_frames else None
+    return SceneAnalysis(num_frames=n, cuts=detect_cuts(s, threshold, upto=n_final), scores=s,
+                         complete=not stopped, warnings=warnings, frames=frames), bool(err and err.strip())
 
 
 def _read_exact(f, n: int) -> bytes:
@@ -312,11 +319,12 @@ class ClipPlan:
     analysis: SceneAnalysis
 
 
-def plan_clips(path: str | os.PathLike[str], opts: StandardizeOptions = StandardizeOptions()) -> ClipPlan:
+def plan_clips(path: str | os.PathLike[str], opts: StandardizeOptions = StandardizeOptions(),
+               keep_frames: bool = False) -> ClipPlan:
     """Analyse ``path`` and choose its clip windows; VideoError ``too_short`` / ``all_segments_cut``
-    / ``decode_error`` when there is none."""
+    / ``decode_error`` when there is none. ``keep_frames``: keep the analysis frames in the plan."""
     n = opts.num_frames
-    scan = analyse(path, opts.fps, opts.scene_threshold, n, opts.max_clips)
+    scan = analyse(path, opts.fps, opts.scene_threshold, n, opts.max_clips, keep_frames=keep_frames)
     starts, _ = plan_windows(scan.num_frames, scan.cuts, n, opts.max_clips, complete=True)
     pad = 0
     if not starts:
