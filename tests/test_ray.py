@@ -23,6 +23,7 @@ pytest.importorskip("ray.data")
 import ray_stages  # noqa: E402  (tests/ is on sys.path under pytest)
 
 from ditto_data import layout  # noqa: E402
+from ditto_data.builders import timings  # noqa: E402
 from ditto_data.atomic import TMP_MARK  # noqa: E402
 from ditto_data.builders.config import load_config  # noqa: E402
 from ditto_data.builders.ray_executor import RayExecutor, actor_shape, stage_resources  # noqa: E402
@@ -64,10 +65,12 @@ def _cfg():
 
 
 def _tree(out: Path) -> dict[str, bytes]:
-    """Every file of the build's state (ledger parts, artifacts) by relative path, config and caches aside."""
+    """Every file of the build's state (ledger parts, artifacts) by relative path; config, caches and the
+    measured stage times (wall-clock seconds, which no two runs share) aside."""
     state = layout.state_dir(out)
     return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(state.rglob("*"))
-            if p.is_file() and p.name != "config.json" and "export" not in p.relative_to(state).parts[:1]}
+            if p.is_file() and p.name not in ("config.json", timings.FILE)
+            and "export" not in p.relative_to(state).parts[:1]}
 
 
 def _dicts(records):
@@ -275,9 +278,10 @@ def test_cli_ray_build_of_real_pipeline_equals_local_build(ray_cluster, input_di
     assert r.returncode == 0, r.stderr[-3000:]
 
     def files(out: Path) -> dict[str, bytes]:
-        # config.json names the executor; .ditto/export/ caches video facts by mtime
+        # config.json names the executor; .ditto/export/ caches video facts by mtime; stage times are measured
         return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-                if p.is_file() and p.name != "config.json" and not p.relative_to(out).as_posix().startswith(".ditto/export/")}
+                if p.is_file() and p.name not in ("config.json", timings.FILE)
+                and not p.relative_to(out).as_posix().startswith(".ditto/export/")}
 
     local, remote = files(tmp_path / "local"), files(tmp_path / "ray")
     assert sorted(remote) == sorted(local)
