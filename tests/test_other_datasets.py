@@ -247,6 +247,17 @@ def test_tar_gz_in_place_is_extracted_beside_it(tiny, tmp_path):
     assert len(ditto_data.load(root)) == 4
 
 
+def test_a_damaged_archive_of_a_described_dataset_does_not_stop_the_others(tiny, tmp_path):
+    root = make_senorita(tmp_path / "s", tiny, archives=True)
+    first = root / "obj_removal_videos_upload" / "60.tar.gz"  # extracted first (sorted)
+    first.write_bytes(first.read_bytes()[: first.stat().st_size // 2])
+    with pytest.raises(ArchiveError, match="60.tar.gz") as e:
+        extract_described(root, describe("senorita-2m"), progress=False)
+    assert {a.name: a.status for a in e.value.report.archives} == {"60": "failed", "12": "extracted"}
+    assert (root / "obj_swap_upload/12").is_dir() and (root / ".ditto/extracted/obj_swap_upload/12.json").is_file()
+    assert not [p for p in root.rglob("*") if ".tmp-" in p.name]  # members before the cut are whole, or absent
+
+
 # -- mixing datasets ---------------------------------------------------------------------------
 
 

@@ -32,6 +32,7 @@ import shutil
 import tarfile
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,7 +41,7 @@ from tqdm import tqdm
 from .. import atomic
 from ..faults import machine_fault
 from ..layout import STATE, VIDEOS
-from .parts import ArchiveError, GunzipParts, SplitArchive, find_split_archives
+from .parts import PART_RE, ArchiveError, GunzipParts, SplitArchive, find_split_archives
 
 log = logging.getLogger(__name__)
 
@@ -130,33 +131,47 @@ def extract(root: str | Path, *, names: list[str] | None = None, repair_layout: 
             n = atomic.sweep_tmp(vdir)  # temporary files a killed run left behind
             if n:
                 log.info("removed %d temporary files left by an interrupted run", n)
-        stop: str | None = None
-        damaged = False
-        for a in archives:
-            if stop:
-                report.archives.append(ArchiveResult(a.name, "not started", error=f"{a.name}: not started: {stop}"))
-                continue
-            try:
-                res = extract_archive(a, vdir, progress=progress)
-            except ArchiveError as e:  # this archive alone failed; the others go on (raised with the report)
-                log.debug("%s", e)
-                damaged = damaged or e.damaged
-                report.archives.append(ArchiveResult(a.name, "failed", error=str(e)))
-                if isinstance(e, NoSpaceError):
-                    stop = "the disk is full"
-                continue
-            report.archives.append(res)
+        def run(a: SplitArchive) -> ArchiveResult:
+            res = extract_archive(a, vdir, progress=progress)
             if delete_parts:
                 for p in a.parts:
                     p.unlink(missing_ok=True)
+            return res
+
+        stop, damaged = _extract_each([(a.name, lambda a=a: run(a)) for a in archives], report)
     for name, status in _finished_without_parts(vdir, {a.name for a in archives}, names):
         report.archives.append(ArchiveResult(name, status))
+    _raise_failures(report, stop, damaged)
+    return report
+
+
+def _extract_each(jobs: list[tuple[str, Callable[[], ArchiveResult]]],
+                  report: ExtractReport) -> tuple[str | None, bool]:
+    """Run each archive's extraction into ``report``: one that fails is recorded (its error names the
+    part) and the others go on, except after a full disk. Returns (why the rest stopped, whether
+    bad bytes were inflated)."""
+    stop: str | None = None
+    damaged = False
+    for name, job in jobs:
+        if stop:
+            report.archives.append(ArchiveResult(name, "not started", error=f"{name}: not started: {stop}"))
+            continue
+        try:
+            report.archives.append(job())
+        except ArchiveError as e:  # this archive alone failed; the others go on (raised with the report)
+            log.debug("%s", e)
+            damaged = damaged or e.damaged
+            report.archives.append(ArchiveResult(name, "failed", error=str(e)))
+            if isinstance(e, NoSpaceError):
+                stop = "the disk is full"
+    return stop, damaged
+
+
+def _raise_failures(report: ExtractReport, stop: str | None, damaged: bool) -> None:
     if report.failed:
-        err = (NoSpaceError if stop else ArchiveError)(
-            "\n".join(a.error for a in report.failed), damaged=damaged)
+        err = (NoSpaceError if stop else ArchiveError)("\n".join(a.error for a in report.failed), damaged=damaged)
         err.report = report  # what did extract, for the caller to show
         raise err
-    return report
 
 
 def _marker_dir(vdir: Path, markers: Path | None = None) -> Path:
@@ -532,12 +547,11 @@ def extract_described(root: str | Path, desc, *, progress: bool = True) -> list[
 
     ``split_tar_gz`` parts and ``tar_gz`` files go through :func:`extract_archive` (one part for a
     plain tar.gz), ZIPs through :func:`extract_zip`; ``into: parent`` extracts beside the archive.
-    A damaged archive raises :class:`ArchiveError`; those finished before keep their markers.
+    Every archive is tried, as :func:`extract` does: a damaged one is recorded and the others go on;
+    :class:`ArchiveError` (with ``.report``) is raised at the end naming each failed part.
     """
-    from .parts import PART_RE
-
     root = Path(root)
-    results: list[ArchiveResult] = []
+    jobs: list[tuple[str, Callable[[], ArchiveResult]]] = []
     for spec in desc.archives:
         files = sorted(p for p in root.glob(spec.pattern.replace("{folder}", "*")) if p.is_file())
         groups: dict[tuple[Path, str], list[Path]] = {}
@@ -553,18 +567,26 @@ def extract_described(root: str | Path, desc, *, progress: bool = True) -> list[
             # done markers under root/.ditto, out of every member's reach, one folder per target
             rel_target = os.path.relpath(target, root)
             markers = root / STATE / "extracted" / ("." if rel_target.startswith("..") else rel_target)
-            if spec.kind == "zip":
-                results.append(extract_zip(parts[0], target, progress=progress, markers=markers))
-                continue
-            if spec.kind == "split_tar_gz":
-                nums = tuple(int(PART_RE.match(p.name)["nn"]) for p in parts)
-                order = sorted(range(len(parts)), key=lambda i: nums[i])
-                archive = SplitArchive(name, tuple(parts[i] for i in order), tuple(nums[i] for i in order))
-            else:
-                stem = name.removesuffix(".tar.gz").removesuffix(".tgz")
-                archive = SplitArchive(stem, (parts[0],), (1,))
-            archive.check()
-            if not is_extracted(archive, target, markers) and target.is_dir():
-                atomic.sweep_tmp(target)
-            results.append(extract_archive(archive, target, progress=progress, markers=markers))
-    return results
+            shown = name.removesuffix(".zip").removesuffix(".tar.gz").removesuffix(".tgz")  # as the result names it
+            jobs.append((shown, lambda spec=spec, name=name, parts=parts, target=target, markers=markers:
+                         _extract_described_one(spec.kind, name, parts, target, markers, progress)))
+    report = ExtractReport(root)
+    _raise_failures(report, *_extract_each(jobs, report))
+    return report.archives
+
+
+def _extract_described_one(kind: str, name: str, parts: list[Path], target: Path, markers: Path,
+                           progress: bool) -> ArchiveResult:
+    if kind == "zip":
+        return extract_zip(parts[0], target, progress=progress, markers=markers)
+    if kind == "split_tar_gz":
+        nums = tuple(int(PART_RE.match(p.name)["nn"]) for p in parts)
+        order = sorted(range(len(parts)), key=lambda i: nums[i])
+        archive = SplitArchive(name, tuple(parts[i] for i in order), tuple(nums[i] for i in order))
+    else:
+        stem = name.removesuffix(".tar.gz").removesuffix(".tgz")
+        archive = SplitArchive(stem, (parts[0],), (1,))
+    archive.check()
+    if not is_extracted(archive, target, markers) and target.is_dir():
+        atomic.sweep_tmp(target)
+    return extract_archive(archive, target, progress=progress, markers=markers)
