@@ -66,7 +66,7 @@ def clips(media_dir, tmp_path_factory) -> tuple[Path, dict[str, Record]]:
 
 
 def _run(name: str, out: Path, records: list[Record], **settings) -> list[Record]:
-    cfg = load_config({"pipeline": [name], "stages": {name: settings}}).stage_config(name)
+    cfg = load_config({"stages": {name: settings}}).stage_config(name)  # the stage alone, on these records
     stage = get_stage(name)
     fp = fingerprint(stage, cfg, "test", 0)
     ctx = StageContext(out_dir=out, work_dir=layout.work_dir(out, name, fp), fingerprint=fp,

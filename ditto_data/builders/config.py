@@ -6,6 +6,7 @@ Validated completely before any work starts; every error names the field it is a
     workers: 2
     executor: local          # or ray
     pipeline: [standardize, features, dedup, motion, depth, caption, instruction, keyframe_edit, generate, judge, enhance]
+    plugins: [my_lab.stages, ./stages/loudness.py]   # modules (or files) whose stages the pipeline may name
     stages:
       dedup: {threshold: 0.95}
       instruction: {edits_per_source: 2}
@@ -15,7 +16,11 @@ Validated completely before any work starts; every error names the field it is a
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import importlib
+import importlib.util
 import math
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -53,6 +58,7 @@ class BuildConfig:
     executor: str = "local"
     ray_address: str | None = None
     pipeline: list[str] = field(default_factory=lambda: list(DEFAULT_PIPELINE))
+    plugins: list[str] = field(default_factory=list)  # modules or .py files that register stages
     stages: dict[str, StageConfig] = field(default_factory=dict)
     export: ExportConfig = field(default_factory=ExportConfig)
 
@@ -68,6 +74,7 @@ class BuildConfig:
         return {
             "seed": self.seed, "workers": self.workers, "executor": self.executor,
             "ray_address": self.ray_address, "pipeline": list(self.pipeline),
+            **({"plugins": list(self.plugins)} if self.plugins else {}),
             "stages": {n: dataclasses.asdict(self.stage_config(n)) for n in self.pipeline},
             "export": dataclasses.asdict(self.export),
         }  # fmt: skip
@@ -99,6 +106,12 @@ def load_config(source: str | Path | dict[str, Any] | None = None, **overrides: 
     cfg = _build(BuildConfig, raw, "", errors)
     if cfg.executor not in ("local", "ray"):
         errors.append(ConfigError("executor", f"{cfg.executor!r} is not one of local, ray"))
+    base = Path(source).parent if isinstance(source, (str, Path)) else Path.cwd()
+    for i, plugin in enumerate(cfg.plugins):
+        try:
+            import_plugin(plugin, base)
+        except Exception as e:  # noqa: BLE001 - any failure to import is the config's error, named
+            errors.append(ConfigError(f"plugins[{i}]", f"cannot import {plugin!r}: {type(e).__name__}: {e}"))
 
     known = registered_stages()
     unknown = [n for n in cfg.pipeline if n not in known]
@@ -123,11 +136,60 @@ def load_config(source: str | Path | dict[str, Any] | None = None, **overrides: 
                                       f"{scfg.backend!r} is not one of {', '.join(known[name].backends)}"))
         cfg.stages[name] = scfg
     cfg.export = _build(ExportConfig, export_raw, "export.", errors)
+    if not errors:
+        errors.extend(pipeline_errors(cfg, known))
     if errors:
         raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
     for name in cfg.pipeline:
         cfg.stage_config(name)
     return cfg
+
+
+def import_plugin(spec: str, base: Path) -> None:
+    """Import a user's stage module (its ``@register_stage`` classes register themselves): a dotted
+    module name, or a ``.py`` file (relative to the config file's folder)."""
+    if not spec.endswith(".py"):
+        importlib.import_module(spec)
+        return
+    path = (base / spec).resolve()
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    name = f"ditto_plugin_{path.stem}_{hashlib.sha256(str(path).encode()).hexdigest()[:8]}"
+    if name in sys.modules:
+        return
+    module_spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(module_spec)
+    sys.modules[name] = module
+    try:
+        module_spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+
+
+def pipeline_errors(cfg: BuildConfig, known: dict[str, type]) -> list[ConfigError]:
+    """The pipeline's shape checked against what each stage ``requires`` and ``produces``: a stage
+    listed twice, or one whose inputs no stage before it makes, is an error naming both."""
+    makers: dict[str, list[str]] = {}
+    for name, stage in known.items():
+        for what in stage.produces:
+            makers.setdefault(what, []).append(name)
+    errors: list[ConfigError] = []
+    have = {"input"}  # what the sources give
+    listed: set[str] = set()
+    for name in cfg.pipeline:
+        if name in listed:
+            errors.append(ConfigError("pipeline", f"stage {name!r} is listed twice"))
+        listed.add(name)
+    for name in cfg.active_stages():
+        stage = known[name]
+        for what in sorted(stage.requires - have):
+            by = sorted(makers.get(what, []))
+            hint = f"made by {' or '.join(repr(m) for m in by)}: put it before {name!r}" if by else "no stage makes it"
+            errors.append(ConfigError("pipeline", f"stage {name!r} needs {what!r}, which no stage before it "
+                                      f"makes ({hint})"))
+        have |= stage.produces
+    return errors
 
 
 class ConfigErrors(ConfigError):

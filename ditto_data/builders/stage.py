@@ -12,6 +12,11 @@ worker, and ``process(batch) -> batch``. Records in, records out:
   are for bugs and for a misconfigured run, and stop the build.
 
 ``batch_size = None`` marks a *global* stage that needs every record at once (dedup).
+
+``requires`` and ``produces`` declare what a stage needs from the stages before it and what it adds,
+so a whole pipeline is checked when its config loads, before any work: a record kind (``"clip"``),
+or ``"<kind>.<name>"`` for a field or artifact that records of that kind carry (``"clip.video"``).
+The sources give ``"input"``.
 """
 
 from __future__ import annotations
@@ -117,6 +122,8 @@ class Stage:
 
     name: ClassVar[str]
     kinds: ClassVar[tuple[str, ...]] = ()  # record kinds this stage processes
+    requires: ClassVar[frozenset[str]] = frozenset()  # what stages before it must have made
+    produces: ClassVar[frozenset[str]] = frozenset()  # what it adds (kinds, "<kind>.<field or artifact>")
     resources: ClassVar[Resources] = Resources()
     batch_size: ClassVar[int | None] = 1
     Config: ClassVar[type[StageConfig]] = StageConfig

@@ -93,6 +93,8 @@ class MeasuredCaptioner:
 @register_stage
 class Caption(Stage):
     name = "caption"
+    requires = frozenset({"clip.video"})
+    produces = frozenset({"clip.caption"})
     kinds = (CLIP,)
     Config = CaptionConfig
     resources = Resources(cpus=1.0)

@@ -86,6 +86,8 @@ class DedupConfig(StageConfig):
 @register_stage
 class DedupStage(Stage):
     name = "dedup"
+    requires = frozenset({"clip.features"})
+    produces = frozenset({"clip.dedup_group"})
     kinds = (CLIP,)
     batch_size = None  # global: every clip at once
     Config = DedupConfig

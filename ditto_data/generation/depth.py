@@ -38,6 +38,8 @@ class DepthConfig(ModelStageConfig):
 @register_stage
 class Depth(Stage):
     name = "depth"
+    requires = frozenset({"clip.video"})
+    produces = frozenset({"clip.depth_video"})
     kinds = (CLIP,)
     Config = DepthConfig
     resources = Resources(cpus=1.0, gpus=1.0, gpu_memory_gb=4.0)

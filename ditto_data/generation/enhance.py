@@ -70,6 +70,8 @@ class Identity:
 @register_stage
 class Enhance(Stage):
     name = "enhance"
+    requires = frozenset({"edit.edited_video"})
+    produces = frozenset({"edit.edited_video"})
     kinds = (EDIT,)
     Config = EnhanceConfig
     backends = {

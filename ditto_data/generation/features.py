@@ -98,6 +98,8 @@ def _unit(v: np.ndarray) -> np.ndarray:
 @register_stage
 class FeaturesStage(Stage):
     name = "features"
+    requires = frozenset({"clip.video"})
+    produces = frozenset({"clip.features"})
     kinds = (CLIP,)
     batch_size = 1
     Config = FeaturesConfig

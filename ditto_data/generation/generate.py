@@ -88,6 +88,8 @@ def source_shape(r: Record) -> dict:
 @register_stage
 class Generate(Stage):
     name = "generate"
+    requires = frozenset({"edit.edited_keyframe", "edit.source_video"})
+    produces = frozenset({"edit.edited_video"})
     kinds = (EDIT,)
     Config = GenerateConfig
     resources = Resources(cpus=1.0)

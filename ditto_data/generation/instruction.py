@@ -70,6 +70,8 @@ class StyleLibraryInstructor:
 @register_stage
 class Instruction(Stage):
     name = "instruction"
+    requires = frozenset({"clip.video"})
+    produces = frozenset({"edit", "edit.instruction", "edit.source_video"})
     kinds = (CLIP,)
     Config = InstructionConfig
     resources = Resources(cpus=1.0)

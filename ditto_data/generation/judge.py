@@ -124,6 +124,8 @@ def pair_indices(num_frames: int, pairs: int) -> list[int]:
 @register_stage
 class Judge(Stage):
     name = "judge"
+    requires = frozenset({"edit.edited_video"})
+    produces = frozenset({"edit.scores"})
     kinds = (EDIT,)
     Config = JudgeConfig
     resources = Resources(cpus=1.0)

@@ -70,6 +70,8 @@ def read_png(path) -> np.ndarray:
 @register_stage
 class KeyframeEdit(Stage):
     name = "keyframe_edit"
+    requires = frozenset({"edit.instruction", "edit.source_video"})
+    produces = frozenset({"edit.edited_keyframe"})
     kinds = (EDIT,)
     Config = KeyframeEditConfig
     resources = Resources(cpus=1.0)

@@ -122,6 +122,8 @@ class LucasKanadeMotion:
 @register_stage
 class MotionStage(Stage):
     name = "motion"
+    requires = frozenset({"clip.video"})
+    produces = frozenset({"clip.motion"})
     kinds = (CLIP,)
     batch_size = 1
     Config = MotionConfig

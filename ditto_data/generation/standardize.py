@@ -89,6 +89,8 @@ class Standardize(Stage):
     """Input file -> CLIP records (artifact ``video``); bad inputs are rejected, never raised."""
 
     name = "standardize"
+    requires = frozenset({"input"})
+    produces = frozenset({"clip", "clip.video", "clip.signature"})
     kinds = (INPUT,)
     resources = Resources(cpus=2.0)  # one FFmpeg decode + x264 with 2 threads
     batch_size = 1
