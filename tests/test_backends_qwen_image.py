@@ -12,8 +12,8 @@ pytest.importorskip("diffusers")
 from tiny_models import QWEN_SPECIALS, clip_frames, tiny_qwen_image_edit, word_tokenizer  # noqa: E402
 
 from ditto_data.builders.stage import ModelStageConfig  # noqa: E402
-from ditto_data.generation.backends.qwen_image import QwenImageEditor  # noqa: E402
-from ditto_data.generation.backends.qwen_processor import QwenImageTextProcessor, has_torchvision  # noqa: E402
+from ditto_data.models.qwen_image import QwenImageEditor  # noqa: E402
+from ditto_data.models.qwen_processor import QwenImageTextProcessor, has_torchvision  # noqa: E402
 
 
 @dataclass

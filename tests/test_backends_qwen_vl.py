@@ -19,11 +19,11 @@ pytest.importorskip("transformers")
 from tiny_models import clip_frames, tiny_qwen_vl  # noqa: E402
 
 from ditto_data.builders.stage import ModelStageConfig  # noqa: E402
-from ditto_data.generation.backends import qwen_vl  # noqa: E402
-from ditto_data.generation.backends.prompts import load_prompt  # noqa: E402
-from ditto_data.generation.backends.qwen_vl import (  # noqa: E402
+from ditto_data.models import qwen_vl  # noqa: E402
+from ditto_data.models.prompts import load_prompt  # noqa: E402
+from ditto_data.models.qwen_vl import (  # noqa: E402
     QwenVLCaptioner, QwenVLInstructor, QwenVLJudge, VLMOutputError, chat_text)
-from ditto_data.generation.backends.vlm_parse import MalformedAnswer, parse_answer, score, text  # noqa: E402
+from ditto_data.models.vlm_parse import MalformedAnswer, parse_answer, score, text  # noqa: E402
 
 
 @dataclass

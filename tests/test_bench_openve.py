@@ -15,7 +15,7 @@ from tiny_models import tiny_qwen_vl  # noqa: E402
 from ditto_data.cli import main  # noqa: E402
 from ditto_data.evaluation.openve import (CRITERIA, BenchError, edit_type, evaluate_openve, load_bench,  # noqa: E402
                                           prompt_for, sample_score, summarise)
-from ditto_data.generation.backends.vlm_parse import MalformedAnswer, integer, parse_answer  # noqa: E402
+from ditto_data.models.vlm_parse import MalformedAnswer, integer, parse_answer  # noqa: E402
 
 SCHEMA = {k: integer(1, 5) for k in CRITERIA}
 GOOD = '{"instruction_compliance": 4, "consistency_detail_fidelity": 5, "visual_quality_stability": 3}'
@@ -142,7 +142,7 @@ def test_bench_errors_name_the_file_and_row(tmp_path, bench):
 def test_rubric_grammar_allows_only_the_answer_shape(model):
     from transformers import AutoTokenizer
 
-    from ditto_data.generation.backends.qwen_vl import RubricGrammar
+    from ditto_data.models.qwen_vl import RubricGrammar
 
     g = RubricGrammar(AutoTokenizer.from_pretrained(model), CRITERIA)
     assert g.next_chars("") == {"{"}

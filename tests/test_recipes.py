@@ -12,7 +12,7 @@ from ditto_data.builders import build, load_config
 from ditto_data.builders.config import ConfigError
 from ditto_data.builders.stage import sample_seed
 from ditto_data.generation.cost import PAPER_GPU_DAYS, dit_forward_flops, plan_build, video_tokens
-from ditto_data.generation.options import WAN_NEGATIVE_PROMPT
+from ditto_data.models.options import WAN_NEGATIVE_PROMPT
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER, SMALL_GPU = ROOT / "configs" / "ditto_paper.yaml", ROOT / "configs" / "ditto_24gb.yaml"

@@ -161,7 +161,7 @@ class BenchResult:
 
 def prompt_for(kind: str):
     """The versioned rubric prompt of an edit type (``openve_<type>``), or the generic one."""
-    from ..generation.backends.prompts import load_prompt
+    from ..models.prompts import load_prompt
 
     try:
         return load_prompt(f"openve_{kind}")
@@ -177,7 +177,7 @@ def evaluate_openve(bench: str | Path, outputs: str | Path, vlm_model: str, *, d
     """Rate each output with the local judge and summarise per type and overall (both averagings)."""
     from tqdm import tqdm
 
-    from ..generation.backends.qwen_vl import QwenVLRubricJudge, VLMOutputError
+    from ..models.qwen_vl import QwenVLRubricJudge, VLMOutputError
     from .report import read_video
 
     items = load_bench(bench, outputs)

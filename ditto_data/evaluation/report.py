@@ -83,7 +83,7 @@ def evaluate(triplets: str | Path | list[Triplet], clip_model: str = DEFAULT_CLI
     judge = None
     if vlm_model:
         from ..builders.stage import ModelStageConfig
-        from ..generation.backends.qwen_vl import QwenVLJudge
+        from ..models.qwen_vl import QwenVLJudge
 
         judge = QwenVLJudge(ModelStageConfig(backend="qwen2.5-vl", model=vlm_model, device=device))
         judge.setup()
@@ -94,7 +94,7 @@ def evaluate(triplets: str | Path | list[Triplet], clip_model: str = DEFAULT_CLI
                                "source": str(t.source), "edited": str(t.edited), "frames": int(len(edited)),
                                **scorer.score(edited, t.instruction), "vlm": None}
         if judge is not None:
-            from ..generation.backends.qwen_vl import VLMOutputError
+            from ..models.qwen_vl import VLMOutputError
 
             try:
                 scores = judge.judge(read_video(t.source, max_frames), edited, t.instruction)

@@ -19,7 +19,7 @@ import numpy as np
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
 from ..schema import CLIP, Record
 from .clips import clip_video, read_spread_frames
-from .options import VLMOptions
+from ..models.options import VLMOptions
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class Caption(Stage):
     resources = Resources(cpus=1.0)
     backends = {
         "cpu": "ditto_data.generation.caption:MeasuredCaptioner",
-        "qwen2.5-vl": "ditto_data.generation.backends.qwen_vl:QwenVLCaptioner",
+        "qwen2.5-vl": "ditto_data.models.qwen_vl:QwenVLCaptioner",
     }
 
     def process(self, batch: list[Record]) -> list[Record]:

@@ -24,7 +24,7 @@ from ..builders import timings
 from ..builders.config import BuildConfig
 from ..builders.stage import config_hash, get_stage
 from ..schema import EDIT
-from .options import offload_mode
+from ..models.options import offload_mode
 
 #: Ditto's own figure: 12,000 GPU-days for 1M samples (the paper's cost statement).
 PAPER_GPU_DAYS, PAPER_SAMPLES = 12_000, 1_000_000

@@ -43,7 +43,7 @@ class Depth(Stage):
     kinds = (CLIP,)
     Config = DepthConfig
     resources = Resources(cpus=1.0, gpus=1.0, gpu_memory_gb=4.0)
-    backends = {"depth-anything": "ditto_data.generation.backends.depth_anything:DepthAnythingEstimator"}
+    backends = {"depth-anything": "ditto_data.models.depth_anything:DepthAnythingEstimator"}
 
     def process(self, batch: list[Record]) -> list[Record]:
         cfg = self.config

@@ -16,7 +16,7 @@ from ..schema import EDIT, Record
 from ..video import read_frames
 from .clips import clip_video
 from .generate import encode_checked, source_shape
-from .options import WAN_NEGATIVE_PROMPT, DiffusionOptions, EncodeOptions
+from ..models.options import WAN_NEGATIVE_PROMPT, DiffusionOptions, EncodeOptions
 
 EXPERTS = ("low", "high")
 
@@ -76,7 +76,7 @@ class Enhance(Stage):
     Config = EnhanceConfig
     backends = {
         "cpu": "ditto_data.generation.enhance:Identity",
-        "wan2.2": "ditto_data.generation.backends.wan22:Wan22Enhancer",
+        "wan2.2": "ditto_data.models.wan22:Wan22Enhancer",
     }
 
     def process(self, batch: list[Record]) -> list[Record]:

@@ -106,7 +106,7 @@ class FeaturesStage(Stage):
     resources = Resources(cpus=1.0)
     backends = {
         "cpu": "ditto_data.generation.features:ColorLayoutFeatures",
-        "dinov2": "ditto_data.generation.backends.dinov2:Dinov2Features",
+        "dinov2": "ditto_data.models.dinov2:Dinov2Features",
     }
 
     def process(self, batch: list[Record]) -> list[Record]:

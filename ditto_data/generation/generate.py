@@ -20,7 +20,7 @@ from ..schema import EDIT, Record
 from ..video import encode_video, probe, read_frames
 from .clips import clip_video, iter_clip_frames
 from .keyframe_edit import UnsupportedEdit, read_png
-from .options import WAN_NEGATIVE_PROMPT, DiffusionOptions, EncodeOptions
+from ..models.options import WAN_NEGATIVE_PROMPT, DiffusionOptions, EncodeOptions
 from .styles import apply_style
 
 
@@ -95,7 +95,7 @@ class Generate(Stage):
     resources = Resources(cpus=1.0)
     backends = {
         "cpu": "ditto_data.generation.generate:StyleFilterGenerator",
-        "wan-vace": "ditto_data.generation.backends.wan_vace:WanVaceGenerator",
+        "wan-vace": "ditto_data.models.wan_vace:WanVaceGenerator",
     }
 
     def process(self, batch: list[Record]) -> list[Record]:

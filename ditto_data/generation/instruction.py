@@ -18,7 +18,7 @@ import numpy as np
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
 from ..schema import CATEGORIES, CLIP, EDIT, Record, edit_id
 from .clips import clip_video, read_spread_frames
-from .options import VLMOptions
+from ..models.options import VLMOptions
 from .styles import get_style, style_names
 
 
@@ -77,7 +77,7 @@ class Instruction(Stage):
     resources = Resources(cpus=1.0)
     backends = {
         "cpu": "ditto_data.generation.instruction:StyleLibraryInstructor",
-        "qwen2.5-vl": "ditto_data.generation.backends.qwen_vl:QwenVLInstructor",
+        "qwen2.5-vl": "ditto_data.models.qwen_vl:QwenVLInstructor",
     }
 
     def process(self, batch: list[Record]) -> list[Record]:

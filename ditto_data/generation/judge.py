@@ -26,7 +26,7 @@ import numpy as np
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, SampleError, Stage, register_stage
 from ..schema import EDIT, Record
 from .clips import clip_video, read_frames_at, spread_indices
-from .options import VLMOptions
+from ..models.options import VLMOptions
 
 CPU_SCORES = ("temporal_consistency", "structure_preservation", "quality")
 VLM_SCORES = ("instruction_fidelity", "content_preservation", "visual_quality", "safety")
@@ -131,7 +131,7 @@ class Judge(Stage):
     resources = Resources(cpus=1.0)
     backends = {
         "cpu": "ditto_data.generation.judge:MeasuredJudge",
-        "qwen2.5-vl": "ditto_data.generation.backends.qwen_vl:QwenVLJudge",
+        "qwen2.5-vl": "ditto_data.models.qwen_vl:QwenVLJudge",
     }
 
     def process(self, batch: list[Record]) -> list[Record]:

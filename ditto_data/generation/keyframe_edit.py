@@ -17,7 +17,7 @@ from ..atomic import atomic_path
 from ..builders.stage import ModelStageConfig, Resources, SampleError, Stage, register_stage
 from ..schema import EDIT, Record
 from .clips import clip_video, read_frames_at
-from .options import DiffusionOptions
+from ..models.options import DiffusionOptions
 from .styles import apply_style
 
 
@@ -77,7 +77,7 @@ class KeyframeEdit(Stage):
     resources = Resources(cpus=1.0)
     backends = {
         "cpu": "ditto_data.generation.keyframe_edit:StyleFilterEditor",
-        "qwen-image-edit": "ditto_data.generation.backends.qwen_image:QwenImageEditor",
+        "qwen-image-edit": "ditto_data.models.qwen_image:QwenImageEditor",
     }
 
     def process(self, batch: list[Record]) -> list[Record]:

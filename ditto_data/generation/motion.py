@@ -130,7 +130,7 @@ class MotionStage(Stage):
     resources = Resources(cpus=1.0)
     backends = {
         "cpu": "ditto_data.generation.motion:LucasKanadeMotion",
-        "cotracker3": "ditto_data.generation.backends.cotracker:CoTrackerMotion",
+        "cotracker3": "ditto_data.models.cotracker:CoTrackerMotion",
     }
 
     def process(self, batch: list[Record]) -> list[Record]:

@@ -7,8 +7,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ...builders.stage import Resources
-from ..options import offload_mode
+from ..builders.stage import Resources
+from .options import offload_mode
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ...builders.stage import Resources
+from ..builders.stage import Resources
 from ._base import ModelBackend, check_frames
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,7 @@ class CoTrackerMotion(ModelBackend):
     def _load(self) -> None:
         self.backend_name = "cotracker3" if cotracker_available() else FALLBACK
         if self.backend_name == FALLBACK:
-            from ...builders.stage import get_stage, import_object
+            from ..builders.stage import get_stage, import_object
 
             log.warning("cotracker is not installed: motion is scored by the CPU default")
             self.fallback = import_object(get_stage("motion").backends["cpu"])(self.config)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...builders.stage import Resources
+from ..builders.stage import Resources
 from ._base import ModelBackend, check_frames
 
 NORMALIZE = ("frame", "clip")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...builders.stage import Resources
+from ..builders.stage import Resources
 from ._base import ModelBackend, generator
 from ._video_diffusion import resize_frames, to_pil, to_uint8
 from .qwen_processor import QwenImageTextProcessor, has_torchvision

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from ...builders.stage import Resources
-from ...schema import CATEGORIES
+from ..builders.stage import Resources
+from ..schema import CATEGORIES
 from ._base import ModelBackend, check_frames, sample_indices
 from .prompts import Prompt, load_prompt
 from .vlm_parse import MalformedAnswer, VLMOutputError, integer, optional_text, parse_answer, score, text

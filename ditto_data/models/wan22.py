@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ...builders.stage import Resources
-from ..options import WAN_NEGATIVE_PROMPT
+from ..builders.stage import Resources
+from .options import WAN_NEGATIVE_PROMPT
 from ._base import BackendError, ModelBackend, check_frames, generator
 from ._video_diffusion import frames_for, model_size, pad_frames, resize_frames, to_pil, to_uint8
 
