@@ -18,7 +18,7 @@ from pathlib import Path
 
 from _media import ROOT, media
 
-from ditto_data.builders import build, load_config
+from ditto_data import build, load_config
 
 
 def main() -> None:

@@ -50,7 +50,8 @@ def existing_path(value: str) -> Path:
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
-    from .builders import build, load_config
+    from .builders import load_config
+    from .pipeline import build
 
     cfg = load_config(args.config, workers=args.workers, executor=args.executor, ray_address=args.address)
     result = build(args.input, args.out, cfg, progress=not args.quiet)

@@ -185,32 +185,7 @@ def run_pipeline(input_dir, out_dir, cfg, executor):
 
     Returns (records, stage stats). The fallback mirrors ``build`` line for line up to the export.
     """
-    from ditto_data import exports
-    from ditto_data.builders import runner
+    from ditto_data import pipeline
 
-    if hasattr(exports, "export_dataset"):
-        res = runner.build(input_dir, out_dir, cfg, progress=False, executor=executor)
-        return res.records, res.stages
-    from ditto_data import layout
-    from ditto_data.builders.ledger import Ledger
-    from ditto_data.builders.sources import scan_inputs
-    from ditto_data.builders.stage import StageContext, config_hash, fingerprint, get_stage
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic.sweep_tmp(out)
-    records, ledger, upstream, stats = scan_inputs(input_dir), Ledger(out), "inputs", []
-    try:
-        for name in cfg.active_stages():
-            stage, scfg = get_stage(name), cfg.stage_config(name)
-            chain = fp = fingerprint(stage, scfg, upstream, cfg.seed)
-            if stage.batch_size is None:
-                fp = content_id(chain, *sorted(r.id for r in records if r.ok))[:12]
-            ctx = StageContext(out_dir=out, work_dir=layout.work_dir(out, name, fp), fingerprint=fp,
-                               config_hash=config_hash(scfg), seed=cfg.seed)
-            records, st = runner.run_stage(stage, scfg, ctx, records, executor, ledger, False)
-            stats.append(st)
-            upstream = chain
-    finally:
-        executor.close()
-    return records, stats
+    res = pipeline.build(input_dir, out_dir, cfg, progress=False, executor=executor)
+    return res.records, res.stages

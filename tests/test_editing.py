@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from ditto_data.builders import build, load_config
+from ditto_data import build, load_config
 from ditto_data.builders.config import ConfigError
 from ditto_data.builders.ledger import Ledger
 from ditto_data.builders.runner import LocalExecutor, run_stage

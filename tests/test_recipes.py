@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ditto_data import cli
-from ditto_data.builders import build, load_config
+from ditto_data import build, load_config
 from ditto_data.builders.config import ConfigError
 from ditto_data.builders.stage import sample_seed
 from ditto_data.generation.cost import PAPER_GPU_DAYS, dit_forward_flops, plan_build, video_tokens

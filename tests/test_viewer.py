@@ -17,7 +17,7 @@ import yaml
 from PIL import Image
 
 from ditto_data import layout
-from ditto_data.builders import build, load_config
+from ditto_data import build, load_config
 from ditto_data.viewer import DatasetIndex, Query, create_app, write_static
 from ditto_data.viewer.server import safe_media_path
 

@@ -21,16 +21,14 @@ import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from tqdm.auto import tqdm
 
 from ..schema import Record
+from .batching import StageStats, batches, group_outputs
 from .ledger import Ledger
 from .stage import Stage, StageConfig, StageContext, get_stage
-
-if TYPE_CHECKING:
-    from .runner import StageStats
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +83,6 @@ class ChainStep:
 
     def __call__(self, groups: list[Group], counts: Counts) -> list[Group]:
         """Apply the stage to every group, appending what it processes to the ledger."""
-        from .runner import batches, group_outputs
-
         accepted = [r for _, recs in groups for r in recs if self.stage.accepts(r)]
         todo = self.pending(accepted)
         c = counts.setdefault(self.name, [0, 0, 0])
@@ -113,8 +109,6 @@ def run_chain(links: list[Link], records: list[Record], executor: ChainExecutor,
 
     Each stage's ``seconds`` is the chain's wall time (its stages run at the same time).
     """
-    from .runner import StageStats, batches  # runner imports this module: import late
-
     t0 = time.perf_counter()
     steps = [ChainStep(link) for link in links]  # on the driver: ledger reads only, never setup()
     counts: Counts = {s.name: [0, 0, 0] for s in steps}

@@ -37,7 +37,7 @@ from typing import Any
 from ..atomic import json_str
 from ..schema import Record
 from .chain import ChainStep, Counts, Group, Link
-from .runner import batches
+from .batching import batches
 from .stage import Resources, Stage, StageConfig, StageContext
 
 log = logging.getLogger(__name__)

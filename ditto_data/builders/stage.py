@@ -242,10 +242,13 @@ def registered_stages() -> dict[str, type[Stage]]:
     return dict(_REGISTRY)
 
 
-def _load_builtin_stages() -> None:
-    from .. import generation
+#: The package whose modules register the built-in stages. Named, not imported at the top: the
+#: contract sits below the stages, and finds them the way it finds a user's plugin stages.
+BUILTIN_STAGES = "ditto_data.generation"
 
-    generation.load_stages()
+
+def _load_builtin_stages() -> None:
+    importlib.import_module(BUILTIN_STAGES).load_stages()
 
 
 # ----------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import layout
 from ..schema import ROW_COLUMNS, SOURCE, SOURCE_COLUMNS, hf_features
-from .tree import DatasetReadError, list_configs, read_sources, read_triplets
+from .tree import DatasetReadError, list_configs, read_sources
 
 log = logging.getLogger(__name__)
 

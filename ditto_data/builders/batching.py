@@ -1,0 +1,43 @@
+"""Cutting records into batches and giving each stage output back to its input: what every executor
+(local, Ray, a streamed chain) shares, so none of them imports another for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..schema import Record
+
+
+def batches(records: list[Record], size: int | None) -> list[list[Record]]:
+    if size is None:
+        return [records] if records else []
+    return [records[i:i + size] for i in range(0, len(records), size)]
+
+
+def group_outputs(inputs: list[Record], outputs: list[Record], stage: str) -> dict[str, list[Record]]:
+    """Assign each output to its input (same id, or child by ``parent_id``); every input needs one."""
+    ids = {r.id for r in inputs}
+    grouped: dict[str, list[Record]] = {r.id: [] for r in inputs}
+    for o in outputs:
+        key = o.id if o.id in ids else o.parent_id
+        if key not in ids:
+            raise RuntimeError(f"stage {stage!r} returned record {o.id!r} that belongs to no input of its batch")
+        grouped[key].append(o)
+    missing = [k for k, v in grouped.items() if not v]
+    if missing:
+        raise RuntimeError(f"stage {stage!r} dropped records {missing[:5]}: return them, rejected if need be")
+    return grouped
+
+
+@dataclass
+class StageStats:
+    name: str
+    fingerprint: str
+    processed: int = 0  # records this run processed
+    reused: int = 0  # records found finished in the ledger
+    rejected: int = 0
+    seconds: float = 0.0
+
+    @property
+    def per_second(self) -> float:
+        return self.processed / self.seconds if self.seconds > 0 else 0.0
