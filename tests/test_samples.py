@@ -65,7 +65,8 @@ def test_a_test_needing_media_offline_fails_with_one_line(tmp_path):
     shutil.copy(ROOT / "tests" / "conftest.py", tmp_path / "conftest.py")
     env = {**os.environ, "DITTO_MEDIA_CACHE": str(tmp_path / "cache"), "DITTO_MEDIA_OFFLINE": "1",
            "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+    # -rN: no short summary, whose line (cut to the terminal's width) may or may not repeat the message
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-rN", "-p", "no:cacheprovider", str(tmp_path)],
                        capture_output=True, text=True, env=env, cwd=tmp_path)
     assert r.returncode == 1
     assert "Traceback" not in r.stdout and "samples.py" not in r.stdout
