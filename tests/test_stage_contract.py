@@ -38,14 +38,11 @@ class FrameTag(Stage):
     name, kinds, Config = "frame_tag", (CLIP,), FrameTagConfig
     requires, produces = frozenset({"clip.video"}), frozenset({"clip.tagged_frames"})
 
-    def process(self, batch):
-        for r in batch:
-            with self.rejecting(r):
-                n = probe(self.ctx.out_dir / r.artifacts["video"]).num_frames
-                r.fields["tagged_frames"] = n
-                if n > self.config.max_frames:
-                    raise SampleError("too_many_frames", f"{n} frames > {self.config.max_frames}")
-        return batch
+    def process_record(self, r):
+        n = probe(self.ctx.out_dir / r.artifacts["video"]).num_frames
+        r.fields["tagged_frames"] = n
+        if n > self.config.max_frames:
+            raise SampleError("too_many_frames", f"{n} frames > {self.config.max_frames}")
 '''
 
 

@@ -162,7 +162,20 @@ class Stage:
             self.make_backend().setup()
 
     def process(self, batch: list[Record]) -> list[Record]:
-        raise NotImplementedError
+        """Each record through :meth:`process_record`, inside :meth:`rejecting`: the batch loop and the
+        rejection handling every per-record stage needs, written once. Children a record gives
+        follow it. A stage that works across the batch (a global stage) overrides this instead."""
+        out: list[Record] = []
+        for r in batch:
+            out.append(r)
+            with self.rejecting(r):
+                out.extend(self.process_record(r) or ())
+        return out
+
+    def process_record(self, record: Record) -> list[Record] | None:
+        """One record's work: update ``record`` in place, raise an exception with a ``reason`` to
+        reject it, or return its children (a clip's edits)."""
+        raise NotImplementedError(f"stage {self.name!r} implements neither process nor process_record")
 
     @contextlib.contextmanager
     def rejecting(self, record: Record):

@@ -103,10 +103,7 @@ class Caption(Stage):
         "qwen2.5-vl": "ditto_data.models.qwen_vl:QwenVLCaptioner",
     }
 
-    def process(self, batch: list[Record]) -> list[Record]:
-        for r in batch:
-            with self.rejecting(r):
-                frames = read_spread_frames(clip_video(r, self.ctx.out_dir), self.config.frames)
-                r.fields["caption"] = self.backend.caption(frames, dict(r.fields))
-                r.provenance["caption"] = asdict(self.provenance())
-        return batch
+    def process_record(self, r: Record) -> None:
+        frames = read_spread_frames(clip_video(r, self.ctx.out_dir), self.config.frames)
+        r.fields["caption"] = self.backend.caption(frames, dict(r.fields))
+        r.provenance["caption"] = asdict(self.provenance())

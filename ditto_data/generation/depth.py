@@ -45,13 +45,9 @@ class Depth(Stage):
     resources = Resources(cpus=1.0, gpus=1.0, gpu_memory_gb=4.0)
     backends = {"depth-anything": "ditto_data.models.depth_anything:DepthAnythingEstimator"}
 
-    def process(self, batch: list[Record]) -> list[Record]:
+    def process_record(self, r: Record) -> None:
         cfg = self.config
-        for r in batch:
-            with self.rejecting(r):
-                depth = np.asarray(self.backend.depth(read_frames(clip_video(r, self.ctx.out_dir))), dtype=np.uint8)
-                path = self.ctx.artifact_path(f"{r.id}.depth.mp4")
-                encode_checked(np.repeat(depth[..., None], 3, axis=-1), path, source_shape(r), cfg.gop, cfg.crf,
-                               cfg.preset)
-                r.add_artifact("depth_video", self.ctx.relpath(path), self.provenance())
-        return batch
+        depth = np.asarray(self.backend.depth(read_frames(clip_video(r, self.ctx.out_dir))), dtype=np.uint8)
+        path = self.ctx.artifact_path(f"{r.id}.depth.mp4")
+        encode_checked(np.repeat(depth[..., None], 3, axis=-1), path, source_shape(r), cfg.gop, cfg.crf, cfg.preset)
+        r.add_artifact("depth_video", self.ctx.relpath(path), self.provenance())

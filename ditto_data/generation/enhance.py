@@ -79,17 +79,14 @@ class Enhance(Stage):
         "wan2.2": "ditto_data.models.wan22:Wan22Enhancer",
     }
 
-    def process(self, batch: list[Record]) -> list[Record]:
+    def process_record(self, r: Record) -> None:
         cfg = self.config
-        for r in batch:
-            if getattr(self.backend, "identity", False):
-                r.provenance["enhance"] = asdict(self.provenance())
-                continue
-            with self.rejecting(r):
-                frames = read_frames(clip_video(r, self.ctx.out_dir, "edited_video"))
-                seed = self.ctx.sample_seed(r.id)
-                out = self.backend.enhance(frames, r.fields["instruction"], seed)
-                path = self.ctx.artifact_path(f"{r.id}.mp4")
-                encode_checked(out, path, source_shape(r), cfg.gop, cfg.crf, cfg.preset)
-                r.add_artifact("edited_video", self.ctx.relpath(path), self.provenance(seed=seed))
-        return batch
+        if getattr(self.backend, "identity", False):
+            r.provenance["enhance"] = asdict(self.provenance())
+            return
+        frames = read_frames(clip_video(r, self.ctx.out_dir, "edited_video"))
+        seed = self.ctx.sample_seed(r.id)
+        out = self.backend.enhance(frames, r.fields["instruction"], seed)
+        path = self.ctx.artifact_path(f"{r.id}.mp4")
+        encode_checked(out, path, source_shape(r), cfg.gop, cfg.crf, cfg.preset)
+        r.add_artifact("edited_video", self.ctx.relpath(path), self.provenance(seed=seed))

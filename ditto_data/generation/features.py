@@ -109,17 +109,14 @@ class FeaturesStage(Stage):
         "dinov2": "ditto_data.models.dinov2:Dinov2Features",
     }
 
-    def process(self, batch: list[Record]) -> list[Record]:
-        for r in batch:
-            with self.rejecting(r):
-                frames = read_spread_frames(clip_video(r, self.ctx.out_dir), self.config.num_keyframes)
-                vec = np.asarray(self.backend.embed(frames), dtype=np.float32)
-                out = self.ctx.artifact_path(f"{r.id}.npy")
-                with atomic.atomic_path(out) as tmp:
-                    np.save(tmp, vec)
-                r.fields["features_dim"] = int(vec.shape[0])
-                r.add_artifact("features", self.ctx.relpath(out), self.provenance(keyframes=len(frames)))
-        return batch
+    def process_record(self, r: Record) -> None:
+        frames = read_spread_frames(clip_video(r, self.ctx.out_dir), self.config.num_keyframes)
+        vec = np.asarray(self.backend.embed(frames), dtype=np.float32)
+        out = self.ctx.artifact_path(f"{r.id}.npy")
+        with atomic.atomic_path(out) as tmp:
+            np.save(tmp, vec)
+        r.fields["features_dim"] = int(vec.shape[0])
+        r.add_artifact("features", self.ctx.relpath(out), self.provenance(keyframes=len(frames)))
 
 
 def load_vector(path) -> np.ndarray:

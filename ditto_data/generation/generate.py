@@ -98,23 +98,19 @@ class Generate(Stage):
         "wan-vace": "ditto_data.models.wan_vace:WanVaceGenerator",
     }
 
-    def process(self, batch: list[Record]) -> list[Record]:
+    def process_record(self, r: Record) -> None:
         cfg = self.config
-        for r in batch:
-            with self.rejecting(r):
-                src = clip_video(r, self.ctx.out_dir, "source_video")
-                keyframe = read_png(self.ctx.out_dir / r.artifacts["edited_keyframe"])
-                depth = None
-                if getattr(self.backend, "streams", False):
-                    frames = iter_clip_frames(src)
-                else:
-                    frames = read_frames(src)
-                    if r.artifacts.get("depth_video"):
-                        depth = read_frames(self.ctx.out_dir / r.artifacts["depth_video"])[..., 0]
-                seed = self.ctx.sample_seed(r.id)
-                edited = self.backend.generate(frames, keyframe, depth, r.fields["instruction"],
-                                               r.fields.get("style"), seed)
-                path = self.ctx.artifact_path(f"{r.id}.mp4")
-                encode_checked(edited, path, source_shape(r), cfg.gop, cfg.crf, cfg.preset)
-                r.add_artifact("edited_video", self.ctx.relpath(path), self.provenance(seed=seed))
-        return batch
+        src = clip_video(r, self.ctx.out_dir, "source_video")
+        keyframe = read_png(self.ctx.out_dir / r.artifacts["edited_keyframe"])
+        depth = None
+        if getattr(self.backend, "streams", False):
+            frames = iter_clip_frames(src)
+        else:
+            frames = read_frames(src)
+            if r.artifacts.get("depth_video"):
+                depth = read_frames(self.ctx.out_dir / r.artifacts["depth_video"])[..., 0]
+        seed = self.ctx.sample_seed(r.id)
+        edited = self.backend.generate(frames, keyframe, depth, r.fields["instruction"], r.fields.get("style"), seed)
+        path = self.ctx.artifact_path(f"{r.id}.mp4")
+        encode_checked(edited, path, source_shape(r), cfg.gop, cfg.crf, cfg.preset)
+        r.add_artifact("edited_video", self.ctx.relpath(path), self.provenance(seed=seed))

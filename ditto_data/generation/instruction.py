@@ -80,13 +80,8 @@ class Instruction(Stage):
         "qwen2.5-vl": "ditto_data.models.qwen_vl:QwenVLInstructor",
     }
 
-    def process(self, batch: list[Record]) -> list[Record]:
-        out: list[Record] = []
-        for clip in batch:
-            out.append(clip)
-            with self.rejecting(clip):
-                out.extend(self._edits(clip))
-        return out
+    def process_record(self, clip: Record) -> list[Record]:
+        return self._edits(clip)
 
     def _edits(self, clip: Record) -> list[Record]:
         seed = self.ctx.sample_seed(clip.id)

@@ -134,21 +134,18 @@ class Judge(Stage):
         "qwen2.5-vl": "ditto_data.models.qwen_vl:QwenVLJudge",
     }
 
-    def process(self, batch: list[Record]) -> list[Record]:
-        for r in batch:
-            with self.rejecting(r):
-                idx = pair_indices(int(r.fields["num_frames"]), self.config.pairs)
-                src = read_frames_at(clip_video(r, self.ctx.out_dir, "source_video"), idx)
-                edt = read_frames_at(clip_video(r, self.ctx.out_dir, "edited_video"), idx)
-                seed = self.ctx.sample_seed(r.id)  # the VLM's retries sample from it
-                verdict = dict(self.backend.judge(src, edt, r.fields["instruction"], seed=seed))
-                rationale = verdict.pop("rationale", None)
-                r.fields["scores"] = verdict
-                if rationale:
-                    r.fields["judge_rationale"] = rationale
-                r.provenance["scores"] = asdict(self.provenance(seed=seed))
-                for name, value in verdict.items():
-                    floor = getattr(self.config, f"min_{name}", None)
-                    if floor is not None and value < floor:
-                        raise SampleError(f"judge_{name}", f"{name} {value:.3g} is under {floor}")
-        return batch
+    def process_record(self, r: Record) -> None:
+        idx = pair_indices(int(r.fields["num_frames"]), self.config.pairs)
+        src = read_frames_at(clip_video(r, self.ctx.out_dir, "source_video"), idx)
+        edt = read_frames_at(clip_video(r, self.ctx.out_dir, "edited_video"), idx)
+        seed = self.ctx.sample_seed(r.id)  # the VLM's retries sample from it
+        verdict = dict(self.backend.judge(src, edt, r.fields["instruction"], seed=seed))
+        rationale = verdict.pop("rationale", None)
+        r.fields["scores"] = verdict
+        if rationale:
+            r.fields["judge_rationale"] = rationale
+        r.provenance["scores"] = asdict(self.provenance(seed=seed))
+        for name, value in verdict.items():
+            floor = getattr(self.config, f"min_{name}", None)
+            if floor is not None and value < floor:
+                raise SampleError(f"judge_{name}", f"{name} {value:.3g} is under {floor}")

@@ -80,15 +80,12 @@ class KeyframeEdit(Stage):
         "qwen-image-edit": "ditto_data.models.qwen_image:QwenImageEditor",
     }
 
-    def process(self, batch: list[Record]) -> list[Record]:
-        for r in batch:
-            with self.rejecting(r):
-                frame = read_frames_at(clip_video(r, self.ctx.out_dir, "source_video"), [0])[0]
-                seed = self.ctx.sample_seed(r.id)
-                edited = self.backend.edit(frame, r.fields["instruction"], r.fields.get("style"), seed)
-                if edited.shape != frame.shape:  # model backends must give the keyframe back at its size
-                    raise SampleError("shape_mismatch", f"edited keyframe {edited.shape} != source {frame.shape}")
-                path = self.ctx.artifact_path(f"{r.id}.png")
-                write_png(edited, path)
-                r.add_artifact("edited_keyframe", self.ctx.relpath(path), self.provenance(seed=seed))
-        return batch
+    def process_record(self, r: Record) -> None:
+        frame = read_frames_at(clip_video(r, self.ctx.out_dir, "source_video"), [0])[0]
+        seed = self.ctx.sample_seed(r.id)
+        edited = self.backend.edit(frame, r.fields["instruction"], r.fields.get("style"), seed)
+        if edited.shape != frame.shape:  # model backends must give the keyframe back at its size
+            raise SampleError("shape_mismatch", f"edited keyframe {edited.shape} != source {frame.shape}")
+        path = self.ctx.artifact_path(f"{r.id}.png")
+        write_png(edited, path)
+        r.add_artifact("edited_keyframe", self.ctx.relpath(path), self.provenance(seed=seed))
