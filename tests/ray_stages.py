@@ -181,10 +181,7 @@ PIPELINE = ["_ray_scale", "_ray_rank", "_ray_edit", "_ray_thumb"]
 
 
 def run_pipeline(input_dir, out_dir, cfg, executor):
-    """``builders.build`` where the exports exist in this tree; else its stage loop without export.
-
-    Returns (records, stage stats). The fallback mirrors ``build`` line for line up to the export.
-    """
+    """``ditto_data.pipeline.build`` with the given executor; returns (records, stage stats)."""
     from ditto_data import pipeline
 
     res = pipeline.build(input_dir, out_dir, cfg, progress=False, executor=executor)

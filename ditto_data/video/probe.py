@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import VideoError
-from .source import VideoSource, check_file, open_binary, resolve_source  # noqa: F401  (check_file: re-export)
+from .source import VideoSource, open_binary, resolve_source
 
 log = logging.getLogger(__name__)
 
