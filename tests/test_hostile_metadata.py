@@ -11,7 +11,7 @@ import shutil
 import pytest
 
 from ditto_data.evaluation import load_triplets
-from ditto_data.loaders.tree import DatasetReadError, read_triplets
+from ditto_data.dataset.tree import DatasetReadError, read_triplets
 
 H = "a1b2c3d4e5f60718"
 

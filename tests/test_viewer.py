@@ -225,7 +225,7 @@ def test_a_ditto1m_download_in_the_doubled_layout_is_viewed_without_records(data
     assert row["media"]["edited"].startswith("videos/global_style1/global_style1/")
     assert row["media"]["source"].startswith("videos/source/source/")
     # the viewer's column-wise reading agrees with the loaders' reader of the same tree
-    from ditto_data.loaders.tree import read_triplets
+    from ditto_data.dataset.tree import read_triplets
 
     rows = {r["id"]: r for r in page["rows"]}
     loaded = read_triplets(d, "global_style")

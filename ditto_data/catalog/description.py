@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 FORMATS = ("json", "csv", "parquet", "auto")
-LAYOUTS = ("table", "ditto")  # ditto: Ditto-1M's tree, read by ditto_data.loaders.tree
+LAYOUTS = ("table", "ditto")  # ditto: Ditto-1M's tree, read by ditto_data.dataset.tree
 CATEGORY_FROM = ("field", "file", "constant")
 ARCHIVE_KINDS = ("split_tar_gz", "tar_gz", "zip")
 ROLES = ("source", "edited", "instruction", "caption", "category", "id", "reference")

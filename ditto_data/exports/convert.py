@@ -69,7 +69,7 @@ def convert(src: str | Path, out: str | Path, description=None, config: str | No
     under ``out``; returns (and saves) the summary. ``config``: a category, or all rows (default)."""
     from ..builders.config import ExportConfig
     from ..loaders.described import ALL, Defects, read_rows
-    from ..loaders.tree import DatasetReadError
+    from ..dataset.tree import DatasetReadError
     from . import export_dataset
 
     defects = Defects()

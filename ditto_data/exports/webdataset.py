@@ -35,7 +35,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_path, write_json
-from ..loaders.tree import DatasetReadError, list_configs, read_sources, read_triplets
+from ..dataset.tree import DatasetReadError, list_configs, read_sources, read_triplets
 from ..schema import SIM2REAL, SOURCE, ordered_categories
 from ..units import parse_size
 

@@ -18,7 +18,7 @@ import torch
 from .curriculum import ModalityCurriculum
 from .decode import SampleReader, TrainingKnobs, UnreadableSample
 from .sampling import ClipSampler
-from .tree import DatasetReadError
+from ..dataset.tree import DatasetReadError
 
 
 def _rows(source: str | Path | list[dict[str, Any]], config: str | None, description=None) -> list[dict[str, Any]]:

@@ -26,7 +26,7 @@ from ..catalog import Description, DescriptionError, describe, detect, for_repo,
 from ..catalog.description import candidates, is_template, template_columns
 from .. import layout
 from ..schema import SOURCE, content_id
-from .tree import DatasetReadError
+from ..dataset.tree import DatasetReadError
 
 log = logging.getLogger(__name__)
 
@@ -357,7 +357,7 @@ def read_rows(path_or_repo_id: str | Path, config: str | None = None, descriptio
     config = default_config(desc, config)
     if desc.layout == "ditto":
         from .hf import resolve_root
-        from .tree import list_configs, read_triplets
+        from ..dataset.tree import list_configs, read_triplets
 
         missing: list[str] = []
         if config == ALL:  # every training_metadata config of a local tree, each row once

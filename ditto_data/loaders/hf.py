@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .. import layout
 from ..schema import ROW_COLUMNS, SOURCE, SOURCE_COLUMNS, hf_features
-from .tree import DatasetReadError, list_configs, read_sources
+from ..dataset.tree import DatasetReadError, list_configs, read_sources
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def default_cache_dir(repo_id: str) -> Path:
 
 
 def _video_folders(root: Path, config: str) -> set[str]:
-    from .tree import read_metadata
+    from ..dataset.tree import read_metadata
 
     folders = {SOURCE}
     for e in read_metadata(root, config):

@@ -32,7 +32,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from .curriculum import ModalityCurriculum
 from .decode import SampleReader, TrainingKnobs, UnreadableSample
 from .sampling import ClipSampler
-from .tree import DatasetReadError
+from ..dataset.tree import DatasetReadError
 from .wds import expand_urls, is_webdataset, iter_shard, row_of
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ def weighted_order(sizes: list[int], weights: list[float], rng: np.random.Genera
 
 class StreamingTripletDataset(TrainingKnobs, IterableDataset):
     """Aligned triplet clips, streamed. ``source``: a dataset folder or Hub repo id (with ``config``),
-    rows from :func:`~ditto_data.loaders.tree.read_triplets`, or WebDataset shards (a folder, URL,
+    rows from :func:`~ditto_data.dataset.tree.read_triplets`, or WebDataset shards (a folder, URL,
     brace pattern or list of ``.tar`` URLs; any fsspec URL).
 
     Sampling/resizing/reference options are those of :class:`~ditto_data.loaders.TripletClipDataset`.

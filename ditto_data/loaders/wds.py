@@ -100,7 +100,7 @@ def iter_shard(url: str) -> Iterator[tuple[str, dict[str, bytes]]]:
 
 
 def row_of(key: str, members: dict[str, bytes]) -> dict[str, Any]:
-    """A triplet row (as :func:`ditto_data.loaders.tree.read_triplets` gives) with bytes for files."""
+    """A triplet row (as :func:`ditto_data.dataset.tree.read_triplets` gives) with bytes for files."""
     meta = json.loads(members["json"]) if "json" in members else {}
     row = {"id": key, "source_id": "", "category": "", "instruction": "", "caption": "",
            "reference_image": None, "depth_video": None, **meta}

@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 
 from .. import layout
 from ..cards.charts import chart_data, score_values
-from ..loaders.tree import DEPTH_KEYS, REFERENCE_KEYS, list_configs, read_captions, read_metadata
+from ..dataset.tree import DEPTH_KEYS, REFERENCE_KEYS, list_configs, read_captions, read_metadata
 from ..schema import CATEGORIES, SOURCE
 
 log = logging.getLogger(__name__)
@@ -256,7 +256,7 @@ class DatasetIndex:
     def _published(self, config: str) -> View:
         """A metadata file's rows, computed column-wise: a million entries index in seconds.
 
-        Ids and categories follow :func:`ditto_data.loaders.tree.triplet_ids` (the file stem; the
+        Ids and categories follow :func:`ditto_data.dataset.tree.triplet_ids` (the file stem; the
         first folder without its batch number), a missing source is found by dropping ``_<n>``.
         """
         if self._captions is None:
