@@ -18,6 +18,7 @@ SOURCE = "source"
 #: Ditto-1M's reversed config: a global_style video as the source, its real clip as the target.
 SIM2REAL = "sim2real"
 SIM2REAL_INSTRUCTION = "Turn it into the real domain."
+SIM2REAL_FROM = "global_style"  # the category whose triplets sim2real reverses
 
 #: Record kinds, in lineage order: a raw input file, a standardized source clip, an edit of a clip.
 INPUT, CLIP, EDIT = "input", "clip", "edit"

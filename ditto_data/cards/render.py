@@ -16,6 +16,8 @@ from string import Template
 from typing import Any
 
 from .. import atomic, layout
+from ..dataset.configs import hf_configs
+from ..dataset.shards import current_hub_shards
 from ..schema import (CATEGORIES, CLIP, EDIT, EDIT_COLUMNS, INPUT, SIM2REAL, SOURCE, SOURCE_COLUMNS, Record,
                       ordered_categories)
 
@@ -321,8 +323,6 @@ def card_metadata(facts: DatasetFacts, license: str = "other",
     ``configs`` entries then read. A license ``other`` gets the ``license_name`` and the
     ``license_link`` (to the card's License section) the Hub asks for.
     """
-    from ..exports.hf import hf_configs
-
     counts = facts.counts()
     n_rows = sum(v for k, v in counts.items() if k not in (SOURCE, SIM2REAL)) or counts.get(SOURCE, 0)
     meta: dict[str, Any] = {"license": license}
@@ -349,8 +349,6 @@ def render_card(out_dir: str | Path, records: list[Record] | None = None, licens
     facts = read_facts(root)
     if teaser_rows is None and layout.teaser_path(root).is_file():
         teaser_rows = [r for r, _ in teaser_pairs(root, facts, records)]
-    from ..exports.webdataset import current_hub_shards
-
     meta = card_metadata(facts, license, current_hub_shards(root))
     configs = [c["config_name"] for c in meta["configs"]]
     default = next((c["config_name"] for c in meta["configs"] if c.get("default")), None)
@@ -428,9 +426,6 @@ def refresh_configs(out_dir: str | Path) -> Path | None:
     """Point the card's ``configs`` at the data files as they are now (e.g. after ``ditto-data pack``
     wrote the Hub shards), leaving the rest of the card (license, prose) as it is."""
     from huggingface_hub import DatasetCard
-
-    from ..exports.hf import hf_configs
-    from ..exports.webdataset import current_hub_shards
 
     root = Path(out_dir)
     path = root / layout.CARD

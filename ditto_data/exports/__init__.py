@@ -16,7 +16,7 @@ from .. import layout
 from ..schema import Record
 from .ditto_tree import write_captions, write_diffsynth_csvs, write_training_metadata, write_videos
 from .facts import FactsCache
-from .hf import hf_configs, write_hf_metadata
+from .hf import write_hf_metadata
 from .plan import ExportPlan, plan_export
 from .stale import remove_stale
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ExportPlan", "export_dataset", "hf_configs", "plan_export"]
+__all__ = ["ExportPlan", "export_dataset", "plan_export"]
 
 
 def export_dataset(out_dir: str | Path, records: list[Record], cfg: BuildConfig | ExportConfig | None = None,

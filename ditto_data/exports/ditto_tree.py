@@ -17,10 +17,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from .. import atomic, layout
-from ..schema import SIM2REAL, SIM2REAL_INSTRUCTION
+from ..schema import SIM2REAL, SIM2REAL_FROM, SIM2REAL_INSTRUCTION
 from .plan import ExportPlan
 
-SIM2REAL_FROM = "global_style"  # the category whose triplets sim2real reverses
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ The Hub copy (:func:`write_hub_shards`, run by ``ditto-data pack``) puts every c
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import json
 import logging
@@ -35,19 +34,13 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..atomic import atomic_path, write_json
-from ..dataset.tree import DatasetReadError, list_configs, read_sources, read_triplets
-from ..schema import SIM2REAL, SOURCE, ordered_categories
+from ..dataset.shards import (INDEX, JSON_FIELDS, SOURCE_JSON_FIELDS, WIDS_KIND, config_rows, fingerprint, hub_configs,
+                              hub_shard_dir, read_index, row_files)
+from ..dataset.tree import DatasetReadError
 from ..units import parse_size
 
 log = logging.getLogger(__name__)
 
-#: JSON fields of a triplet sample (file paths are members, not fields)
-JSON_FIELDS = ("id", "source_id", "category", "instruction", "caption", "source_path", "edited_path")
-SOURCE_JSON_FIELDS = ("id", "caption", "path")
-INDEX = "_shards.json"  # "_": Ray Data skips it when it lists a shard folder; wids reads it
-WIDS_KIND = "wids-shard-index-v1"
-#: the Hub copy of every config: ``webdataset/<config>/<config>-NNNNNN.tar``
-HUB_DIR = "webdataset"
 DEFAULT_SHARD_SIZE = "1GB"
 #: a small dataset is still cut into this many shards, so DataLoader workers (and ranks) each get
 #: whole shards of their own instead of all reading every shard
@@ -61,49 +54,13 @@ def _add(tf: tarfile.TarFile, name: str, data: bytes) -> None:
     tf.addfile(info, io.BytesIO(data))
 
 
-def _files(row: dict[str, Any]) -> list[tuple[str, str]]:
-    """(member suffix, file path) of a row, in member order."""
-    if "video" in row:  # a source row
-        return [("video.mp4", row["video"])]
-    out = [("source.mp4", row["source_video"]), ("edited.mp4", row["edited_video"])]
-    if row.get("depth_video"):
-        out.append(("depth.mp4", row["depth_video"]))
-    if row.get("reference_image"):
-        out.append(("reference.png", row["reference_image"]))
-    return out
-
-
 def _members(row: dict[str, Any]) -> Iterator[tuple[str, bytes]]:
     key = row["id"]
     fields = SOURCE_JSON_FIELDS if "video" in row else JSON_FIELDS
     meta = {k: row.get(k) for k in fields}
     yield f"{key}.json", (json.dumps(meta, ensure_ascii=False, sort_keys=True) + "\n").encode()
-    for suffix, path in _files(row):
+    for suffix, path in row_files(row):
         yield f"{key}.{suffix}", Path(path).read_bytes()
-
-
-def config_rows(dataset_dir: str | Path, config: str) -> list[dict[str, Any]]:
-    """The rows of ``config`` (a triplet config, ``sim2real`` or ``source``), sorted by id."""
-    if config == SOURCE:
-        rows = read_sources(dataset_dir, probe_files=False)
-    else:
-        rows = read_triplets(dataset_dir, config)
-    bad = [r["id"] for r in rows if "." in r["id"] or "/" in r["id"]]
-    if bad:
-        raise DatasetReadError(f"{dataset_dir}/{config}: WebDataset keys cannot hold '.' or '/': {bad[:3]}")
-    return sorted(rows, key=lambda r: r["id"])
-
-
-def fingerprint(rows: list[dict[str, Any]]) -> str:
-    """Hash of the rows' metadata and their files' (size, mtime): changes when the shards would."""
-    h = hashlib.sha256()
-    for r in rows:
-        h.update(json.dumps({k: v for k, v in r.items() if not k.endswith(("_video", "_image")) and k != "video"},
-                            sort_keys=True, default=str).encode())
-        for suffix, path in _files(r):
-            st = Path(path).stat()
-            h.update(f"{suffix}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()
 
 
 def samples_per_shard(n: int, min_shards: int = MIN_SHARDS) -> int:
@@ -176,31 +133,6 @@ def write_webdataset(dataset_dir: str | Path, out_dir: str | Path, config: str =
 # -- the Hub copy ---------------------------------------------------------------------------------
 
 
-def hub_configs(root: str | Path) -> list[str]:
-    """Configs a dataset publishes: every ``training_metadata/<config>.json`` (categories, ``sim2real``), ``source``."""
-    have = [c for c in list_configs(root) if c != SOURCE]
-    return [c for c in ordered_categories(have) if c != SIM2REAL] + ([SIM2REAL] if SIM2REAL in have else []) + [SOURCE]
-
-
-def hub_shard_dir(root: str | Path, config: str) -> Path:
-    return Path(root) / HUB_DIR / config
-
-
-def hub_pattern(shards: list[str]) -> str:
-    """The card's ``data_files`` pattern matching a config's shards (paths relative to the repo root):
-    ``webdataset/<config>/<config>-*.tar`` for the ones :func:`write_hub_shards` makes."""
-    folder, name = shards[0].rsplit("/", 1)
-    return f"{folder}/{name.rsplit('-', 1)[0]}-*.tar"
-
-
-def _index(folder: Path) -> dict[str, Any] | None:
-    try:
-        idx = json.loads((folder / INDEX).read_text())
-    except (OSError, ValueError):
-        return None
-    return idx if isinstance(idx, dict) and idx.get("__kind__") == WIDS_KIND else None
-
-
 def write_hub_shards(root: str | Path, shard_size: str | int = DEFAULT_SHARD_SIZE, progress: bool = True,
                      configs: list[str] | None = None) -> dict[str, tuple[str, list[Path]]]:
     """Write ``webdataset/<config>/`` for every config with samples; unchanged ones are kept.
@@ -222,7 +154,7 @@ def write_hub_shards(root: str | Path, shard_size: str | int = DEFAULT_SHARD_SIZ
             for p in list(folder.glob("*.tar")) + [folder / INDEX]:
                 p.unlink(missing_ok=True)
             continue
-        idx = _index(folder)
+        idx = read_index(folder)
         same = idx and (idx.get("shard_size"), idx.get("max_samples")) == (limit, samples_per_shard(len(rows)))
         present = idx and all((folder / s["url"]).is_file() for s in idx["shardlist"])
         if same and present and idx.get("fingerprint") == fingerprint(rows):
@@ -234,32 +166,4 @@ def write_hub_shards(root: str | Path, shard_size: str | int = DEFAULT_SHARD_SIZ
     return out
 
 
-def current_hub_shards(root: str | Path) -> dict[str, list[str]]:
-    """Config -> shard paths (relative to ``root``) of the Hub shards that match the dataset as it is now.
-
-    Shards made before the dataset changed are left out, so a card never points at stale files.
-    """
-    root = Path(root)
-    out: dict[str, list[str]] = {}
-    base = root / HUB_DIR
-    if not base.is_dir():
-        return out
-    for config in hub_configs(root):
-        folder = hub_shard_dir(root, config)
-        idx = _index(folder)
-        if not idx or not idx.get("shardlist"):
-            continue
-        try:
-            rows = config_rows(root, config)
-        except DatasetReadError:
-            continue
-        if idx.get("fingerprint") != fingerprint(rows):
-            log.warning("%s: WebDataset shards are older than the dataset; run `ditto-data pack` again", folder)
-            continue
-        files = [folder / s["url"] for s in idx["shardlist"]]
-        if all(f.is_file() for f in files):
-            out[config] = [f.relative_to(root).as_posix() for f in files]
-    return out
-
-
-__all__ = ["HUB_DIR", "current_hub_shards", "hub_configs", "hub_pattern", "write_hub_shards", "write_webdataset"]
+__all__ = ["write_hub_shards", "write_webdataset"]

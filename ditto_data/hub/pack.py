@@ -157,7 +157,8 @@ def pack(out_dir: str | Path, part_size: str | int = DEFAULT_PART_SIZE, *, folde
 
 def _pack_webdataset(out_dir: Path, shard_size: str | int, progress: bool) -> list[PackResult]:
     from ..cards import refresh_configs
-    from ..exports.webdataset import INDEX, write_hub_shards
+    from ..dataset.shards import INDEX
+    from ..exports.webdataset import write_hub_shards
 
     results = []
     for config, (status, shards) in write_hub_shards(out_dir, shard_size, progress).items():
