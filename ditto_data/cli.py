@@ -295,7 +295,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
 
 def _cmd_convert(args: argparse.Namespace) -> int:
     from .catalog import DescriptionError
-    from .exports.convert import convert
+    from .convert import convert
 
     try:
         s = convert(args.src, args.to, args.description, args.config, webdataset=args.webdataset,

@@ -1,5 +1,6 @@
-"""``ditto-data convert``: any described dataset -> our layout (Ditto tree, HF data files, DiffSynth
-CSVs, the card; WebDataset shards on request), so the viewer, card, publish and eval work on it.
+"""``ditto-data convert`` (on top, like the build): any described dataset -> our layout (Ditto tree,
+HF data files, DiffSynth CSVs, the card; WebDataset shards on request), so the viewer, card,
+publish and eval work on it.
 
 The source's rows become the records an export takes (a source clip per distinct source video, an
 edit ``<clip id>_<n>`` per row) and :func:`ditto_data.exports.export_dataset` writes everything:
@@ -18,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import atomic, layout
-from ..schema import CLIP, EDIT, SOURCE, Record, content_id
+from . import atomic, layout
+from .schema import CLIP, EDIT, SOURCE, Record, content_id
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,10 @@ def convert(src: str | Path, out: str | Path, description=None, config: str | No
             revision: str | None = None, cache_dir: str | None = None) -> ConvertSummary:
     """Write the dataset at ``src`` (a folder or Hub repo id, read with ``description``) as our layout
     under ``out``; returns (and saves) the summary. ``config``: a category, or all rows (default)."""
-    from ..builders.config import ExportConfig
-    from ..loaders.described import ALL, Defects, read_rows
-    from ..dataset.tree import DatasetReadError
-    from . import export_dataset
+    from .builders.config import ExportConfig
+    from .loaders.described import ALL, Defects, read_rows
+    from .dataset.tree import DatasetReadError
+    from .exports import export_dataset
 
     defects = Defects()
     root, desc, config, rows = read_rows(src, config or ALL, description, revision=revision, cache_dir=cache_dir,
@@ -92,7 +93,7 @@ def convert(src: str | Path, out: str | Path, description=None, config: str | No
             examples[r.reason or "?"].append(f"{r.fields.get('original_path') or r.artifacts}: {r.message}")
     summary = ConvertSummary(desc.name, desc.origin, config, defects.summary(), counts, dict(reasons), examples)
     if webdataset:
-        from .webdataset import write_hub_shards
+        from .exports.webdataset import write_hub_shards
 
         for cat, (_, shards) in write_hub_shards(out, progress=progress,
                                                  configs=[c for c in counts if c != SOURCE]).items():

@@ -20,7 +20,7 @@ from other_datasets import (FPS, H, N, W, make_insvie, make_kiwi, make_openve, m
 
 import ditto_data
 from ditto_data.catalog import Description, DescriptionError, describe, detect, names
-from ditto_data.exports.convert import convert
+from ditto_data.convert import convert
 from ditto_data.hub import ArchiveError
 from ditto_data.hub.extract import extract_described, extract_zip
 from ditto_data.loaders import StreamingTripletDataset, TripletClipDataset
