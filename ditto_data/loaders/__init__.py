@@ -11,7 +11,7 @@ from typing import Any
 
 _EXPORTS = {
     "load": ".hf",
-    "resolve_root": ".hf",
+    "resolve_root": ".resolve",
     "DatasetReadError": "..dataset.tree",
     "read_triplets": "..dataset.tree",
     "read_sources": "..dataset.tree",

@@ -356,7 +356,7 @@ def read_rows(path_or_repo_id: str | Path, config: str | None = None, descriptio
     desc = choose(path_or_repo_id, description)
     config = default_config(desc, config)
     if desc.layout == "ditto":
-        from .hf import resolve_root
+        from .resolve import resolve_root
         from ..dataset.tree import list_configs, read_triplets
 
         missing: list[str] = []
@@ -416,8 +416,8 @@ def resolve_described_root(path_or_repo_id: str | Path, desc: Description, confi
                            revision: str | None = None, cache_dir: str | None = None) -> Path:
     """A local folder as is; a Hub repo id: its metadata, then only the videos (or archives) ``config``
     needs, downloaded into ``cache_dir`` (default: under the Hugging Face datasets cache, see
-    ``hf.default_cache_dir``) and extracted."""
-    from .hf import local_or_cache
+    ``resolve.default_cache_dir``) and extracted."""
+    from .resolve import local_or_cache
 
     root, repo_id = local_or_cache(path_or_repo_id, cache_dir)
     if repo_id is None:
