@@ -1,4 +1,4 @@
-"""The record that flows through the pipeline, and the dataset's columns: one place for both.
+"""The record that flows through the pipeline: its kinds, categories, statuses and ids.
 
 A record is a plain dataclass that serialises to JSON for the ledger. Its id is deterministic:
 an input file's id is the hash of its bytes, a standardized clip's id the hash of (input id, start
@@ -112,26 +112,6 @@ class Record:
         return cls(**d)
 
 
-# ----------------------------------------------------------------------------------------------
-# Dataset columns. The HF data files, the torch datasets and the dataset card all read these.
-
-#: Columns of a triplet row (configs ``local``, ``global_style``, ``global_freeform``).
-EDIT_COLUMNS: dict[str, str] = {
-    "id": "string",
-    "source_id": "string",
-    "category": "string",
-    "instruction": "string",
-    "caption": "string",
-    "source_video": "video",
-    "edited_video": "video",
-    "source_path": "string",  # relative to videos/, as in training_metadata
-    "edited_path": "string",
-}
-
-#: Columns every triplet row that ``ditto_data.load`` gives has: the edit columns, the dataset of
-#: origin (a catalog name, see ``ditto_data.catalog``) and the original metadata entry as JSON.
-ROW_COLUMNS: dict[str, str] = {**EDIT_COLUMNS, "dataset": "string", "original": "string"}
-
 _CATEGORY_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -144,26 +124,3 @@ def ordered_categories(names) -> list[str]:
     """Ditto's categories first in their order, then any other (another dataset's edit types) sorted."""
     names = set(names)
     return [c for c in CATEGORIES if c in names] + sorted(names - set(CATEGORIES) - {SOURCE})
-
-
-#: Columns of a source row (config ``source``).
-SOURCE_COLUMNS: dict[str, str] = {
-    "id": "string",
-    "caption": "string",
-    "video": "video",
-    "path": "string",
-    "num_frames": "int32",
-    "fps": "float32",
-    "width": "int32",
-    "height": "int32",
-}
-
-
-def hf_features(columns: dict[str, str], decode: bool = True):  # -> datasets.Features
-    """The ``datasets.Features`` for a column spec (imported lazily: datasets is heavy)."""
-    import datasets
-
-    feats = {}
-    for name, kind in columns.items():
-        feats[name] = datasets.Video(decode=decode) if kind == "video" else datasets.Value(kind)
-    return datasets.Features(feats)

@@ -13,7 +13,7 @@ from loaders_data import H, N, W, ditto, hashes, media_clips, ours, write_tree  
 import ditto_data
 from ditto_data.loaders import (ClipSampler, DatasetReadError, ModalityCurriculum, TripletClipDataset,
                                 diffsynth, list_configs)
-from ditto_data.schema import ROW_COLUMNS, SOURCE_COLUMNS
+from ditto_data.dataset.features import ROW_COLUMNS, SOURCE_COLUMNS
 
 
 def negation_error(src: torch.Tensor, edt: torch.Tensor) -> float:

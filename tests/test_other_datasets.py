@@ -26,7 +26,7 @@ from ditto_data.hub.extract import extract_described, extract_zip
 from ditto_data.loaders import StreamingTripletDataset, TripletClipDataset
 from ditto_data.loaders.described import Defects, read_rows, sniff_delimiter
 from ditto_data.loaders.streaming import weighted_order
-from ditto_data.schema import ROW_COLUMNS
+from ditto_data.dataset.features import ROW_COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 

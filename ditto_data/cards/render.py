@@ -18,8 +18,8 @@ from typing import Any
 from .. import atomic, layout
 from ..dataset.configs import hf_configs
 from ..dataset.shards import current_hub_shards
-from ..schema import (CATEGORIES, CLIP, EDIT, EDIT_COLUMNS, INPUT, SIM2REAL, SOURCE, SOURCE_COLUMNS, Record,
-                      ordered_categories)
+from ..dataset.features import EDIT_COLUMNS, SOURCE_COLUMNS
+from ..schema import CATEGORIES, CLIP, EDIT, INPUT, SIM2REAL, SOURCE, Record, ordered_categories
 
 log = logging.getLogger(__name__)
 

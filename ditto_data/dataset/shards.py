@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from ..schema import SIM2REAL, SOURCE, ordered_categories
+from .features import EDIT_COLUMNS, SOURCE_COLUMNS
 from .tree import DatasetReadError, list_configs, read_sources, read_triplets
 
 log = logging.getLogger(__name__)
 
-#: JSON fields of a triplet sample (file paths are members, not fields)
-JSON_FIELDS = ("id", "source_id", "category", "instruction", "caption", "source_path", "edited_path")
-SOURCE_JSON_FIELDS = ("id", "caption", "path")
+#: JSON fields of a sample: the text columns (files are members, not fields)
+JSON_FIELDS = EDIT_COLUMNS.json_fields
+SOURCE_JSON_FIELDS = SOURCE_COLUMNS.json_fields
 INDEX = "_shards.json"  # "_": Ray Data skips it when it lists a shard folder; wids reads it
 WIDS_KIND = "wids-shard-index-v1"
 #: the Hub copy of every config: ``webdataset/<config>/<config>-NNNNNN.tar``

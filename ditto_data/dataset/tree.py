@@ -145,7 +145,7 @@ def read_triplets(root: str | Path, config: str, check_files: bool = True,
                   missing_out: list[str] | None = None) -> list[dict[str, Any]]:
     """Rows of a triplet config, with absolute file paths (missing files reported and skipped).
 
-    Each row has the :data:`ditto_data.schema.EDIT_COLUMNS` keys (``source_video`` and
+    Each row has the :data:`ditto_data.dataset.features.EDIT_COLUMNS` keys (``source_video`` and
     ``edited_video`` are absolute paths) plus ``reference_image`` and ``depth_video`` (absolute or None)
     and ``original`` (the metadata entry). Missing files are also appended to ``missing_out``.
     """
@@ -222,7 +222,7 @@ def source_files(root: str | Path) -> list[tuple[str, Path]]:
 
 
 def read_sources(root: str | Path, probe_files: bool = True) -> list[dict[str, Any]]:
-    """Rows of the ``source`` config (:data:`ditto_data.schema.SOURCE_COLUMNS`), captions joined by hash.
+    """Rows of the ``source`` config (:data:`ditto_data.dataset.features.SOURCE_COLUMNS`), captions joined by hash.
 
     With ``probe_files`` each file is probed for its size, fps and frame count; a file that cannot be
     probed is reported (one warning) and skipped.

@@ -3,7 +3,7 @@
 A Ditto tree is read by :mod:`.tree` (its description says ``layout: ditto``); every other layout
 by :func:`read_described`: metadata files (JSON list, CSV with a sniffed delimiter, parquet) ->
 field binding per file -> path fixes -> the one resolver :func:`resolve_media` -> rows with the
-unified columns (:data:`ditto_data.schema.ROW_COLUMNS`: ids, category, instruction, caption,
+unified columns (:data:`ditto_data.dataset.features.ROW_COLUMNS`: ids, category, instruction, caption,
 absolute video paths, paths relative to the dataset root, the dataset of origin) and the original
 entry under ``original``. Nothing is dropped silently: rows whose files are missing, rows lacking a
 value and paths that were fixed are counted in a :class:`Defects`, and reported in one warning.

@@ -12,7 +12,8 @@ import json
 import logging
 from pathlib import Path
 
-from ..schema import ROW_COLUMNS, SOURCE, SOURCE_COLUMNS, hf_features
+from ..dataset.features import ROW_COLUMNS, SOURCE_COLUMNS
+from ..schema import SOURCE
 from ..dataset.tree import DatasetReadError, list_configs, read_sources
 from .resolve import resolve_root
 
@@ -32,7 +33,7 @@ def load(path_or_repo_id: str | Path, name: str | None = None, split: str | None
     :class:`ditto_data.catalog.Description`; by default the one shipped for the repo id, or detected
     from the folder's metadata files, else Ditto's tree. ``name`` is a config: for a Ditto tree any
     ``training_metadata/<name>.json`` (default ``global_style``) or ``source``; for another dataset a
-    category or ``all`` (the default). Rows have :data:`ditto_data.schema.ROW_COLUMNS` (``original``
+    category or ``all`` (the default). Rows have :data:`ditto_data.dataset.features.ROW_COLUMNS` (``original``
     is the metadata entry as JSON). Rows whose files are missing are reported in one warning and
     left out. ``split=None`` gives a ``DatasetDict`` (``train``). Raises :class:`DatasetReadError` if
     the config has no readable rows.
@@ -53,7 +54,7 @@ def load(path_or_repo_id: str | Path, name: str | None = None, split: str | None
     if not rows:
         have = list_configs(root) if name == SOURCE or desc.layout == "ditto" else configs_described(root, desc)
         raise DatasetReadError(f"{root}: config {name!r} has no readable rows (configs here: {', '.join(have)})")
-    features = hf_features(columns)
+    features = columns.hf_features()
     table = {c: [r[c] for r in rows] for c in columns}
     if streaming:
         ds = datasets.IterableDataset.from_generator(
