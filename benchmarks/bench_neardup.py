@@ -33,7 +33,7 @@ from ditto_data.generation.sourcedup import (MIN_COVERAGE, MIN_SIMILARITY, THRES
                                              single_blas_thread)
 from ditto_data.generation.timealign import align
 from ditto_data.video.signature import VideoSignature, signature_from_grey
-from ditto_data.video.standardize import analyse
+from ditto_data.video.standard_clips import analyse
 
 SIGNATURE_SOURCE_FPS = 20.0  # the standardizer's analysis rate (its target fps)
 BASELINE_THRESHOLD = 0.95

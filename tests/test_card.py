@@ -130,10 +130,10 @@ def test_size_category(n, expected):
 
 def test_funnel_counts_inputs_that_became_clips(dataset):
     """A build's final records hold no record for an input standardize turned into clips: count it by lineage."""
-    from ditto_data.cards.render import funnel_table, read_facts
+    from ditto_data.cards.render import funnel_table, dataset_facts
     from ditto_data.schema import INPUT
 
     out, records = dataset
     without_inputs = [r for r in records if r.kind != INPUT or not r.ok]  # what the runner hands over
-    table = funnel_table(without_inputs, read_facts(out))
+    table = funnel_table(without_inputs, dataset_facts(out))
     assert table.splitlines()[0] == "| total | 3 | 3 | 6 |"  # two inputs with clips, one rejected

@@ -17,7 +17,7 @@ import pytest
 from ditto_data import layout
 from ditto_data.builders.config import ExportConfig
 from ditto_data.exports import export_dataset
-from ditto_data.exports.facts import read_facts
+from ditto_data.exports.facts import video_facts
 
 from export_fixtures import FRAMES, H, INSTRUCTIONS, W, make_media, make_records
 
@@ -93,7 +93,7 @@ def test_diffsynth_csv_reads_with_pandas_without_nan_and_equal_frame_counts(buil
     for _, row in df.iterrows():  # --dataset_base_path OUT/videos --data_file_keys "video,vace_video"
         edited, source = out / "videos" / row["video"], out / "videos" / row["vace_video"]
         assert edited.is_file() and source.is_file()
-        assert read_facts(edited).shape == read_facts(source).shape == (FRAMES, W, H)
+        assert video_facts(edited).shape == video_facts(source).shape == (FRAMES, W, H)
 
 
 def test_reference_image_column_when_kept(media, tmp_path):

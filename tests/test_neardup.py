@@ -17,7 +17,7 @@ from ditto_data.evaluation.neardup_pairs import BASES, TRANSFORMS, labelled_pair
 from ditto_data.generation.sourcedup import find_duplicate_sources
 from ditto_data.generation.timealign import align
 from ditto_data.video.signature import VideoSignature, signature_from_grey
-from ditto_data.video.standardize import analyse
+from ditto_data.video.standard_clips import analyse
 
 FAST_BASES = [b for b in BASES if b.name in ("carphone", "bikes")]
 FAST_TRANSFORMS = [t for t in TRANSFORMS if t.name in (

@@ -15,7 +15,7 @@ from ditto_data.builders.stage import StageContext, get_stage
 from ditto_data.generation.standardize import StandardizeConfig
 from ditto_data.schema import CLIP
 from ditto_data.video import VideoDecoder, probe
-from ditto_data.video.standardize import StandardizeOptions, analyse, plan_windows
+from ditto_data.video.standard_clips import StandardizeOptions, analyse, plan_windows
 
 SMALL = dict(width=320, height=176, num_frames=21, max_clips=1, preset="ultrafast")
 
@@ -226,7 +226,7 @@ def test_options_match_config():
 def test_clip_seeked_into_a_stream_with_unclean_keyframes_has_true_frames(tmp_path, clip):
     """imageio_cockatoo.mp4 decodes garbage when seeked into; a later clip must still hold the real
     frames: the same as decoding the source from its start and taking that window."""
-    from ditto_data.video.standardize import standardize
+    from ditto_data.video.standard_clips import standardize
 
     opts = StandardizeOptions(width=320, height=176, num_frames=101, max_clips=2, scene_threshold=1.01)
     clips = standardize(clip("imageio_cockatoo.mp4"), lambda s: tmp_path / f"{s}.mp4", opts)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from ditto_data.video import VideoDecoder, encode_video, probe
-from ditto_data.video.standardize import StandardizeOptions, transcode_window
+from ditto_data.video.standard_clips import StandardizeOptions, transcode_window
 
 PATCHES = [(220, 30, 30), (30, 220, 30), (30, 30, 220), (200, 180, 40)]
 TAGS = {"color_space": "bt709", "color_primaries": "bt709", "color_transfer": "bt709", "color_range": "tv",

@@ -61,7 +61,8 @@ class DatasetFacts:
         return out
 
 
-def read_facts(root: str | Path) -> DatasetFacts:
+def dataset_facts(root: str | Path) -> DatasetFacts:
+    """What the card says of the dataset at ``root``: its published HF metadata rows and shard size."""
     import pyarrow.parquet as pq
 
     facts = DatasetFacts()
@@ -346,7 +347,7 @@ def render_card(out_dir: str | Path, records: list[Record] | None = None, licens
 
     root = Path(out_dir)
     records = load_records(root) if records is None else records
-    facts = read_facts(root)
+    facts = dataset_facts(root)
     if teaser_rows is None and layout.teaser_path(root).is_file():
         teaser_rows = [r for r, _ in teaser_pairs(root, facts, records)]
     meta = card_metadata(facts, license, current_hub_shards(root))
@@ -405,7 +406,7 @@ def write_card(out_dir: str | Path, records: list[Record] | None = None, license
     root = Path(out_dir)
     license = license or configured_license(root)
     records = load_records(root) if records is None else records
-    shown = write_teaser(root, read_facts(root), records)
+    shown = write_teaser(root, dataset_facts(root), records)
     write_charts(root, records)
     path = root / layout.CARD
     atomic.write_text(path, render_card(root, records, license, repo_id, teaser_rows=shown))
@@ -433,6 +434,6 @@ def refresh_configs(out_dir: str | Path) -> Path | None:
         log.warning("%s: no dataset card to update (write one with `ditto-data card`)", path)
         return None
     card = DatasetCard.load(path)
-    card.data.configs = hf_configs(read_facts(root).counts(), current_hub_shards(root))
+    card.data.configs = hf_configs(dataset_facts(root).counts(), current_hub_shards(root))
     atomic.write_text(path, str(card))
     return path

@@ -31,7 +31,7 @@ class VideoFacts:
         return self.num_frames, self.width, self.height
 
 
-def read_facts(path: str | Path) -> VideoFacts:
+def video_facts(path: str | Path) -> VideoFacts:
     """Frame count, display size and fps of a video (``ditto_data.video.probe``)."""
     info = probe(path)
     if not info.has_video:
@@ -40,7 +40,7 @@ def read_facts(path: str | Path) -> VideoFacts:
 
 
 class FactsCache:
-    """``read_facts`` behind a JSON cache in the build's state folder."""
+    """``video_facts`` behind a JSON cache in the build's state folder."""
 
     def __init__(self, out_dir: str | Path):
         self.root = Path(out_dir).resolve()
@@ -66,7 +66,7 @@ class FactsCache:
         if hit and hit[0] == st.st_size and hit[1] == st.st_mtime_ns:
             return VideoFacts(**hit[2])
         try:
-            facts = read_facts(p)
+            facts = video_facts(p)
         except Exception as e:  # noqa: BLE001 - any decode failure means "not publishable"
             log.warning("cannot read video %s: %s", p, e)
             return None

@@ -1,7 +1,7 @@
 """The ``standardize`` stage: each input file becomes up to ``max_clips`` standardized clips.
 
 Ditto's sources are 101 frames at 20 fps, 1280x720 (720x1280 for portrait). The work is done by
-:mod:`ditto_data.video.standardize`; this module turns its results into CLIP records and its
+:mod:`ditto_data.video.standard_clips`; this module turns its results into CLIP records and its
 errors into rejections of the input (``not_a_video``, ``no_video_stream``, ``too_short``,
 ``decode_error``, ``all_segments_cut``) whose message names the file.
 
@@ -64,8 +64,8 @@ class StandardizeConfig(StageConfig):
         if self.threads < 1:
             raise ConfigError("threads", f"must be at least 1, got {self.threads}")
 
-    def options(self):  # -> ditto_data.video.standardize.StandardizeOptions
-        from ..video.standardize import StandardizeOptions
+    def options(self):  # -> ditto_data.video.standard_clips.StandardizeOptions
+        from ..video.standard_clips import StandardizeOptions
 
         return StandardizeOptions(
             width=self.width, height=self.height, fps=self.fps, num_frames=self.num_frames,
@@ -106,7 +106,7 @@ class Standardize(Stage):
     def _one(self, rec: Record) -> list[Record]:
         from ..video import VideoError, probe
         from ..video.signature import signature_from_grey
-        from ..video.standardize import plan_clips, transcode_window
+        from ..video.standard_clips import plan_clips, transcode_window
 
         path = rec.fields["path"]
         rel = rec.fields.get("relpath", path)

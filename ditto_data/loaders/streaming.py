@@ -128,7 +128,7 @@ class StreamingTripletDataset(TrainingKnobs, IterableDataset):
             self.shards: list[str] | None = expand_urls(source)
             self.rows: list[dict[str, Any]] | None = None
         else:
-            from .clips import _rows
+            from .clip_dataset import _rows
 
             self.rows, self.shards = _rows(source, config, description), None
         sampler = sampler or ClipSampler(num_frames=num_frames, stride=stride, fps=fps, start=start, seed=seed)
@@ -150,7 +150,7 @@ class StreamingTripletDataset(TrainingKnobs, IterableDataset):
         rows, then split by rank and worker as usual, so resuming works unchanged. Every sample
         keeps its ``dataset`` of origin. Keyword arguments are those of the constructor.
         """
-        from .clips import _rows
+        from .clip_dataset import _rows
 
         n = len(sources)
         configs, descriptions = configs or [None] * n, descriptions or [None] * n
