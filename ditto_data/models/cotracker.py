@@ -44,6 +44,7 @@ class CoTrackerMotion(ModelBackend):
 
     default_model = "scaled_offline.pth"
     resources = Resources(cpus=1, gpus=0.25, gpu_memory_gb=6.0)
+    backend_name: str | None = None  # what scores, once loaded: "cotracker3" or FALLBACK
 
     def _load(self) -> None:
         self.backend_name = "cotracker3" if cotracker_available() else FALLBACK
@@ -73,7 +74,7 @@ class CoTrackerMotion(ModelBackend):
     @property
     def model_info(self) -> dict[str, Any]:
         info = super().model_info
-        info["backend"] = getattr(self, "backend_name", None)
+        info["backend"] = self.backend_name
         if info["backend"] == FALLBACK:
             info["model"] = None
         return info

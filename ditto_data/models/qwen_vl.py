@@ -306,6 +306,7 @@ class QwenVLRubricJudge(_QwenVL):
     default_frames = 4
     default_max_new_tokens = 96
     default_temperature = 0.0  # a judge: greedy, so the same outputs always get the same scores
+    _grammar: RubricGrammar | None = None  # the last rubric's grammar, kept while the criteria stay the same
 
     def rate(self, source_frames: np.ndarray, edited_frames: np.ndarray, instruction: str, prompt: Prompt,
              keys: tuple[str, ...], seed: int = 0) -> dict[str, int]:
@@ -315,7 +316,7 @@ class QwenVLRubricJudge(_QwenVL):
         allowed = None
         if bool(self.option("constrained", True)):
             self.ensure_loaded()
-            grammar = getattr(self, "_grammar", None)
+            grammar = self._grammar
             if grammar is None or grammar.parts[0] != "{" + f'"{keys[0]}": ':
                 grammar = self._grammar = RubricGrammar(self.tokenizer, keys)
             allowed = grammar

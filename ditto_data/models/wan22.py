@@ -61,6 +61,7 @@ class Wan22Enhancer(ModelBackend):
 
     default_model = "Wan-AI/Wan2.2-T2V-A14B-Diffusers"
     resources = Resources(cpus=2, gpus=1, gpu_memory_gb=80.0)
+    expert: str | None = None  # the checkpoint's subfolder loaded, once loaded (``transformer_2``: low noise)
 
     def _load(self) -> None:
         import torch
@@ -119,5 +120,5 @@ class Wan22Enhancer(ModelBackend):
         return resize_frames(to_uint8(out)[:t], h, w)
 
     def extra_info(self) -> dict:
-        return {"expert": getattr(self, "expert", None), "total_steps": int(self.option("total_steps", 40)),
+        return {"expert": self.expert, "total_steps": int(self.option("total_steps", 40)),
                 "prompt": self.prompt_for("<instruction>"), **self.recipe_info()}
