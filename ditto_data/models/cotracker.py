@@ -19,6 +19,7 @@ import numpy as np
 
 from ..builders.stage import Resources
 from ._base import ModelBackend, check_frames
+from .families import MotionScorer
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ def cumulative_displacement(tracks: np.ndarray, visible: np.ndarray, width: int)
     return float((steps * ok).sum(0).mean() * REFERENCE_WIDTH / width)
 
 
-class CoTrackerMotion(ModelBackend):
+class CoTrackerMotion(ModelBackend, MotionScorer):
     """``score(frames uint8 [T,H,W,3]) -> float`` (same units as the CPU score)."""
 
     default_model = "scaled_offline.pth"

@@ -26,6 +26,7 @@ from ..builders.stage import Resources
 from .options import WAN_NEGATIVE_PROMPT
 from ._base import BackendError, ModelBackend, check_frames, generator
 from ._video_diffusion import frames_for, model_size, pad_frames, resize_frames, to_pil, to_uint8
+from .families import Enhancer
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def expert_subfolder(index: dict, expert: str) -> str:
     raise BackendError(f"expert must be low or high, got {expert!r}")
 
 
-class Wan22Enhancer(ModelBackend):
+class Wan22Enhancer(ModelBackend, Enhancer):
     """``enhance(edited_frames, instruction, seed) -> uint8 [T,H,W,3]`` (same T, H, W).
 
     Options (:class:`~ditto_data.generation.enhance.EnhanceConfig`, Ditto's values as defaults):
