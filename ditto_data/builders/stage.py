@@ -134,13 +134,20 @@ class Stage:
     backends: ClassVar[dict[str, str]] = {}
     #: The class every backend of this stage subclasses (one of :mod:`ditto_data.models.families`, or
     #: a plugin's own subclass of their ``Backend``), so the stage reads a backend's capabilities as
-    #: attributes; None for a stage without backends.
+    #: attributes and a backend of another kind is refused; None only for a stage without backends.
     family: ClassVar[type | None] = None
     backend: Any = None  # the configured backend, once make_backend() has built it
 
     @classmethod
     def backend_class(cls, config: StageConfig) -> type:
-        return import_object(cls.backends[config.backend])
+        """The configured backend's class; a :class:`ConfigError` when it is not of the stage's family."""
+        spec = cls.backends[config.backend]
+        backend = import_object(spec)
+        if cls.family is not None and not (isinstance(backend, type) and issubclass(backend, cls.family)):
+            family = f"{cls.family.__module__}.{cls.family.__qualname__}"
+            raise ConfigError("backend", f"backend {config.backend!r} ({spec}) is not a {cls.family.__name__}: "
+                              f"every {cls.name!r} backend subclasses {family}")
+        return backend
 
     @classmethod
     def resources_for(cls, config: StageConfig) -> Resources:
@@ -241,6 +248,9 @@ _REGISTRY: dict[str, type[Stage]] = {}
 
 def register_stage(cls: type[Stage]) -> type[Stage]:
     """Class decorator: make a stage available to configs by its ``name``."""
+    if cls.backends and cls.family is None:
+        raise TypeError(f"stage {cls.name!r} names backends but no family: set its `family` to the class they "
+                        "subclass (ditto_data.models.families)")
     if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
         raise ValueError(f"two stages named {cls.name!r}: {_REGISTRY[cls.name]} and {cls}")
     _REGISTRY[cls.name] = cls

@@ -3,8 +3,10 @@
 A stage lists its backends by name (``Stage.backends``: ``name -> "module:Class"``) and declares
 the family they must belong to (``Stage.family``); a backend says what it is by subclassing that
 family. So a stage reads a backend's capabilities as declared class attributes (``streams``,
-``needs_frames``, ``identity``, ``resources``) instead of probing for them; a subclass that leaves a
-method out cannot be built (``TypeError`` naming it).
+``needs_frames``, ``identity``, ``resources``) instead of probing for them, and a configured backend
+of another kind (a user's plugin named in a stage's table) is refused with a clear error when the
+config loads rather than failing halfway through a build; a subclass that leaves a method out cannot
+be built (``TypeError`` naming it).
 
 Every backend is built with the stage's config, then ``setup()`` runs once per worker before the
 first sample. Frames are uint8 ``[T, H, W, 3]`` arrays unless a family says otherwise. The model
