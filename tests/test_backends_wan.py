@@ -21,7 +21,7 @@ pytest.importorskip("ftfy")  # diffusers' Wan pipelines clean prompts with it
 import torch  # noqa: E402
 from tiny_models import WAN_SCHEDULER, clip_frames, tiny_wan22, tiny_wan_vace  # noqa: E402
 
-from ditto_data.models._base import BackendError  # noqa: E402
+from ditto_data.models import BackendError  # noqa: E402
 from ditto_data.models._video_diffusion import (frames_for, model_size, pad_frames,  # noqa: E402
                                                              resize_frames)
 from ditto_data.models.wan22 import Wan22Enhancer  # noqa: E402

@@ -134,6 +134,8 @@ def load_config(source: str | Path | dict[str, Any] | None = None, **overrides: 
         if known[name].backends and scfg.backend not in known[name].backends:
             errors.append(ConfigError(f"stages.{name}.backend",
                                       f"{scfg.backend!r} is not one of {', '.join(known[name].backends)}"))
+        elif known[name].backends and scfg.enabled:
+            errors.extend(backend_errors(known[name], scfg, f"stages.{name}."))
         cfg.stages[name] = scfg
     cfg.export = _build(ExportConfig, export_raw, "export.", errors)
     if not errors:
@@ -165,6 +167,19 @@ def import_plugin(spec: str, base: Path) -> None:
     except BaseException:
         del sys.modules[name]
         raise
+
+
+def backend_errors(stage: type, scfg: StageConfig, prefix: str) -> list[ConfigError]:
+    """The configured backend imported and checked against the stage's family, so that a user's plugin
+    backend of another kind is refused before any work."""
+    try:
+        stage.backend_class(scfg)
+    except ConfigError as e:
+        return [ConfigError(f"{prefix}{e.field}", str(e).split(": ", 1)[1])]
+    except Exception as e:  # noqa: BLE001 - any failure to import is the config's error, named
+        return [ConfigError(f"{prefix}backend", f"cannot import {stage.backends[scfg.backend]!r}: "
+                            f"{type(e).__name__}: {e}")]
+    return []
 
 
 def pipeline_errors(cfg: BuildConfig, known: dict[str, type]) -> list[ConfigError]:

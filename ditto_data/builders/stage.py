@@ -129,19 +129,31 @@ class Stage:
     Config: ClassVar[type[StageConfig]] = StageConfig
     version: ClassVar[int] = 1  # bump when a change of code must invalidate finished work
     #: backend name -> "module:Class", imported only when chosen (model backends pull in torch,
-    #: transformers, diffusers). A backend class is built with the stage config and may declare
-    #: its own ``resources``.
+    #: transformers, diffusers). A backend class subclasses the stage's ``family``, is built with the
+    #: stage config and may declare its own ``resources``.
     backends: ClassVar[dict[str, str]] = {}
+    #: The class every backend of this stage subclasses (one of :mod:`ditto_data.models.families`, or
+    #: a plugin's own subclass of their ``Backend``), so the stage reads a backend's capabilities as
+    #: attributes and a backend of another kind is refused; None only for a stage without backends.
+    family: ClassVar[type | None] = None
+    backend: Any = None  # the configured backend, once make_backend() has built it
 
     @classmethod
     def backend_class(cls, config: StageConfig) -> type:
-        return import_object(cls.backends[config.backend])
+        """The configured backend's class; a :class:`ConfigError` when it is not of the stage's family."""
+        spec = cls.backends[config.backend]
+        backend = import_object(spec)
+        if cls.family is not None and not (isinstance(backend, type) and issubclass(backend, cls.family)):
+            family = f"{cls.family.__module__}.{cls.family.__qualname__}"
+            raise ConfigError("backend", f"backend {config.backend!r} ({spec}) is not a {cls.family.__name__}: "
+                              f"every {cls.name!r} backend subclasses {family}")
+        return backend
 
     @classmethod
     def resources_for(cls, config: StageConfig) -> Resources:
         """The stage's resources, or its chosen backend's where that declares them."""
         if config.backend in cls.backends:
-            return getattr(cls.backend_class(config), "resources", None) or cls.resources
+            return cls.backend_class(config).resources or cls.resources
         return cls.resources
 
     def make_backend(self) -> Any:
@@ -210,7 +222,7 @@ class Stage:
         A model backend's ``model_info`` (model id, revision, dtype, prompt hashes, and the backend
         really used after a fallback) fills what the caller leaves out.
         """
-        info = dict(getattr(getattr(self, "backend", None), "model_info", None) or {})
+        info = dict(self.backend.model_info) if self.backend is not None else {}
         return Provenance(stage=self.name, backend=info.pop("backend", self.config.backend),
                           config_hash=self.ctx.config_hash, model=model or info.pop("model", None),
                           revision=revision or info.pop("revision", None), seed=seed,
@@ -236,6 +248,9 @@ _REGISTRY: dict[str, type[Stage]] = {}
 
 def register_stage(cls: type[Stage]) -> type[Stage]:
     """Class decorator: make a stage available to configs by its ``name``."""
+    if cls.backends and cls.family is None:
+        raise TypeError(f"stage {cls.name!r} names backends but no family: set its `family` to the class they "
+                        "subclass (ditto_data.models.families)")
     if cls.name in _REGISTRY and _REGISTRY[cls.name] is not cls:
         raise ValueError(f"two stages named {cls.name!r}: {_REGISTRY[cls.name]} and {cls}")
     _REGISTRY[cls.name] = cls

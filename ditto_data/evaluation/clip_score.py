@@ -42,7 +42,7 @@ class ClipScorer:
                  revision: str | None = None):
         from transformers import AutoImageProcessor, AutoTokenizer, CLIPModel
 
-        from ..models._base import resolve_device
+        from ..models import resolve_device
 
         self.model_id, self.batch_size = model, max(1, batch_size)
         self.device = resolve_device(device)

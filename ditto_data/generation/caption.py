@@ -19,6 +19,7 @@ import numpy as np
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
 from ..schema import CLIP, Record
 from .clips import clip_video, read_spread_frames
+from ..models.families import Captioner
 from ..models.options import VLMOptions
 
 log = logging.getLogger(__name__)
@@ -58,16 +59,10 @@ def measure(frames: np.ndarray) -> dict[str, Any]:
             "edge_density": round(edges, 4)}
 
 
-class MeasuredCaptioner:
+class MeasuredCaptioner(Captioner):
     """CPU caption from measured facts (see the module docstring)."""
 
     resources = Resources(cpus=1.0)
-
-    def __init__(self, config: CaptionConfig):
-        self.config = config
-
-    def setup(self) -> None:
-        pass
 
     def caption(self, frames: np.ndarray, info: dict[str, Any]) -> str:
         m = measure(frames)
@@ -98,6 +93,7 @@ class Caption(Stage):
     kinds = (CLIP,)
     Config = CaptionConfig
     resources = Resources(cpus=1.0)
+    family = Captioner
     backends = {
         "cpu": "ditto_data.generation.caption:MeasuredCaptioner",
         "qwen2.5-vl": "ditto_data.models.qwen_vl:QwenVLCaptioner",

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
+from ..models.families import DepthEstimator
 from ..schema import CLIP, Record
 from ..video import read_frames
 from .clips import clip_video
@@ -43,6 +44,7 @@ class Depth(Stage):
     kinds = (CLIP,)
     Config = DepthConfig
     resources = Resources(cpus=1.0, gpus=1.0, gpu_memory_gb=4.0)
+    family = DepthEstimator
     backends = {"depth-anything": "ditto_data.models.depth_anything:DepthAnythingEstimator"}
 
     def process_record(self, r: Record) -> None:

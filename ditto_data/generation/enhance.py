@@ -16,6 +16,7 @@ from ..schema import EDIT, Record
 from ..video import read_frames
 from .clips import clip_video
 from .generate import encode_checked, source_shape
+from ..models.families import Enhancer
 from ..models.options import WAN_NEGATIVE_PROMPT, DiffusionOptions, EncodeOptions
 
 EXPERTS = ("low", "high")
@@ -51,17 +52,11 @@ class EnhanceConfig(EncodeOptions, DiffusionOptions, ModelStageConfig):
             raise ConfigError("steps", f"must be at most total_steps ({self.total_steps})")
 
 
-class Identity:
+class Identity(Enhancer):
     """CPU enhance: leaves the video as it is."""
 
     resources = Resources(cpus=0.25)
     identity = True
-
-    def __init__(self, config: EnhanceConfig):
-        pass
-
-    def setup(self) -> None:
-        pass
 
     def enhance(self, edited_frames: np.ndarray, instruction: str, seed: int) -> np.ndarray:
         return edited_frames
@@ -74,6 +69,7 @@ class Enhance(Stage):
     produces = frozenset({"edit.edited_video"})
     kinds = (EDIT,)
     Config = EnhanceConfig
+    family = Enhancer
     backends = {
         "cpu": "ditto_data.generation.enhance:Identity",
         "wan2.2": "ditto_data.models.wan22:Wan22Enhancer",
@@ -81,7 +77,7 @@ class Enhance(Stage):
 
     def process_record(self, r: Record) -> None:
         cfg = self.config
-        if getattr(self.backend, "identity", False):
+        if self.backend.identity:
             r.provenance["enhance"] = asdict(self.provenance())
             return
         frames = read_frames(clip_video(r, self.ctx.out_dir, "edited_video"))

@@ -22,6 +22,7 @@ import numpy as np
 
 from .. import atomic
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
+from ..models.families import FrameEmbedder
 from ..schema import CLIP, Record
 from .clips import clip_video, read_spread_frames
 
@@ -52,17 +53,12 @@ class FeaturesConfig(ModelStageConfig):
             raise ConfigError("chroma_weight", f"must be between 0 and 1, got {self.chroma_weight}")
 
 
-class ColorLayoutFeatures:
+class ColorLayoutFeatures(FrameEmbedder):
     """CPU perceptual features: per keyframe, a mean-centred lightness thumbnail and a chroma
     thumbnail (CIELAB), each unit-norm, weighted and concatenated over the keyframes."""
 
     resources = Resources(cpus=1.0)
-
-    def __init__(self, config: FeaturesConfig):
-        self.config = config
-
-    def setup(self) -> None:
-        pass
+    config: FeaturesConfig
 
     def dim(self) -> int:
         c = self.config
@@ -104,6 +100,7 @@ class FeaturesStage(Stage):
     batch_size = 1
     Config = FeaturesConfig
     resources = Resources(cpus=1.0)
+    family = FrameEmbedder
     backends = {
         "cpu": "ditto_data.generation.features:ColorLayoutFeatures",
         "dinov2": "ditto_data.models.dinov2:Dinov2Features",

@@ -20,6 +20,7 @@ from ..schema import EDIT, Record
 from ..video import encode_video, probe, read_frames
 from .clips import clip_video, iter_clip_frames
 from .keyframe_edit import UnsupportedEdit, read_png
+from ..models.families import VideoGenerator
 from ..models.options import WAN_NEGATIVE_PROMPT, DiffusionOptions, EncodeOptions
 from .styles import apply_style
 
@@ -49,17 +50,11 @@ class GenerateConfig(EncodeOptions, DiffusionOptions, ModelStageConfig):
             raise ConfigError("conditioning_scale", "must be between 0 and 2")
 
 
-class StyleFilterGenerator:
+class StyleFilterGenerator(VideoGenerator):
     """CPU generation: the edit's style filter on every frame, as a stream."""
 
     resources = Resources(cpus=1.0)
     streams = True  # takes and returns iterables of frames
-
-    def __init__(self, config: GenerateConfig):
-        self.config = config
-
-    def setup(self) -> None:
-        pass
 
     def generate(self, source_frames: Iterable[np.ndarray], edited_keyframe: np.ndarray,
                  depth_frames: np.ndarray | None, instruction: str, style: str | None, seed: int) -> Iterator[np.ndarray]:
@@ -93,6 +88,7 @@ class Generate(Stage):
     kinds = (EDIT,)
     Config = GenerateConfig
     resources = Resources(cpus=1.0)
+    family = VideoGenerator
     backends = {
         "cpu": "ditto_data.generation.generate:StyleFilterGenerator",
         "wan-vace": "ditto_data.models.wan_vace:WanVaceGenerator",
@@ -103,7 +99,7 @@ class Generate(Stage):
         src = clip_video(r, self.ctx.out_dir, "source_video")
         keyframe = read_png(self.ctx.out_dir / r.artifacts["edited_keyframe"])
         depth = None
-        if getattr(self.backend, "streams", False):
+        if self.backend.streams:
             frames = iter_clip_frames(src)
         else:
             frames = read_frames(src)

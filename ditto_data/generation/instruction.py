@@ -18,6 +18,7 @@ import numpy as np
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
 from ..schema import CATEGORIES, CLIP, EDIT, Record, edit_id
 from .clips import clip_video, read_spread_frames
+from ..models.families import Instructor
 from ..models.options import VLMOptions
 from .styles import get_style, style_names
 
@@ -49,17 +50,15 @@ class InstructionConfig(VLMOptions, ModelStageConfig):
                               "to choose from, without repeats")
 
 
-class StyleLibraryInstructor:
+class StyleLibraryInstructor(Instructor):
     """CPU instructions: distinct global styles per clip, one phrasing each, seeded."""
 
     resources = Resources(cpus=1.0)
     needs_frames = False
 
     def __init__(self, config: InstructionConfig):
+        super().__init__(config)
         self.styles = list(config.styles or style_names())
-
-    def setup(self) -> None:
-        pass
 
     def instructions(self, frames: np.ndarray | None, caption: str, n: int, seed: int) -> list[dict[str, Any]]:
         rng = random.Random(seed)
@@ -75,6 +74,7 @@ class Instruction(Stage):
     kinds = (CLIP,)
     Config = InstructionConfig
     resources = Resources(cpus=1.0)
+    family = Instructor
     backends = {
         "cpu": "ditto_data.generation.instruction:StyleLibraryInstructor",
         "qwen2.5-vl": "ditto_data.models.qwen_vl:QwenVLInstructor",
@@ -86,7 +86,7 @@ class Instruction(Stage):
     def _edits(self, clip: Record) -> list[Record]:
         seed = self.ctx.sample_seed(clip.id)
         frames = None
-        if getattr(self.backend, "needs_frames", True):
+        if self.backend.needs_frames:
             frames = read_spread_frames(clip_video(clip, self.ctx.out_dir), self.config.frames)
         edits = self.backend.instructions(frames, clip.fields.get("caption", ""), self.config.edits_per_source, seed)
         prov = asdict(self.provenance(seed=seed))

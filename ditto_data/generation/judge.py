@@ -26,6 +26,7 @@ import numpy as np
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, SampleError, Stage, register_stage
 from ..schema import EDIT, Record
 from .clips import clip_video, read_frames_at, spread_indices
+from ..models.families import EditJudge
 from ..models.options import VLMOptions
 
 CPU_SCORES = ("temporal_consistency", "structure_preservation", "quality")
@@ -97,16 +98,10 @@ def quality(edited: np.ndarray) -> float:
     return float(np.mean([min(1.0, float(g.std()) / 32.0) for g in _gray(edited, 160)]))
 
 
-class MeasuredJudge:
+class MeasuredJudge(EditJudge):
     """CPU judge: measured scores of the module docstring."""
 
     resources = Resources(cpus=1.0)
-
-    def __init__(self, config: JudgeConfig):
-        self.config = config
-
-    def setup(self) -> None:
-        pass
 
     def judge(self, source_frames: np.ndarray, edited_frames: np.ndarray, instruction: str,
               seed: int = 0) -> dict[str, Any]:
@@ -129,6 +124,7 @@ class Judge(Stage):
     kinds = (EDIT,)
     Config = JudgeConfig
     resources = Resources(cpus=1.0)
+    family = EditJudge
     backends = {
         "cpu": "ditto_data.generation.judge:MeasuredJudge",
         "qwen2.5-vl": "ditto_data.models.qwen_vl:QwenVLJudge",

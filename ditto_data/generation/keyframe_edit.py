@@ -17,6 +17,7 @@ from ..atomic import atomic_path
 from ..builders.stage import ModelStageConfig, Resources, SampleError, Stage, register_stage
 from ..schema import EDIT, Record
 from .clips import clip_video, read_frames_at
+from ..models.families import KeyframeEditor
 from ..models.options import DiffusionOptions
 from .styles import apply_style
 
@@ -40,16 +41,10 @@ class UnsupportedEdit(ValueError):
     reason = "unsupported_edit"
 
 
-class StyleFilterEditor:
+class StyleFilterEditor(KeyframeEditor):
     """CPU keyframe edit: the style library's filter for the edit's style."""
 
     resources = Resources(cpus=1.0)
-
-    def __init__(self, config: KeyframeEditConfig):
-        self.config = config
-
-    def setup(self) -> None:
-        pass
 
     def edit(self, image: np.ndarray, instruction: str, style: str | None, seed: int) -> np.ndarray:
         if not style:
@@ -75,6 +70,7 @@ class KeyframeEdit(Stage):
     kinds = (EDIT,)
     Config = KeyframeEditConfig
     resources = Resources(cpus=1.0)
+    family = KeyframeEditor
     backends = {
         "cpu": "ditto_data.generation.keyframe_edit:StyleFilterEditor",
         "qwen-image-edit": "ditto_data.models.qwen_image:QwenImageEditor",

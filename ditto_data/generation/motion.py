@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
+from ..models.families import MotionScorer
 from ..schema import CLIP, Record
 from .clips import clip_video, iter_clip_frames
 
@@ -66,17 +67,12 @@ class MotionConfig(ModelStageConfig):
             raise ConfigError("levels", "must be 0 or more")
 
 
-class LucasKanadeMotion:
+class LucasKanadeMotion(MotionScorer):
     """CPU motion score: mean cumulative displacement of a tracked, re-seeded point grid."""
 
     resources = Resources(cpus=1.0)
     streams = True  # score() takes an iterable of frames: the stage decodes a chunk at a time
-
-    def __init__(self, config: MotionConfig):
-        self.config = config
-
-    def setup(self) -> None:
-        pass
+    config: MotionConfig
 
     def score(self, frames: np.ndarray | Iterable[np.ndarray]) -> float:
         """frames uint8 [T, H, W, 3] (or an iterable of [H, W, 3]) -> score (see the module docstring).
@@ -128,6 +124,7 @@ class MotionStage(Stage):
     batch_size = 1
     Config = MotionConfig
     resources = Resources(cpus=1.0)
+    family = MotionScorer
     backends = {
         "cpu": "ditto_data.generation.motion:LucasKanadeMotion",
         "cotracker3": "ditto_data.models.cotracker:CoTrackerMotion",
@@ -138,7 +135,7 @@ class MotionStage(Stage):
         for r in batch:
             with self.rejecting(r):
                 frames = iter_clip_frames(clip_video(r, self.ctx.out_dir), stride=cfg.frame_stride)
-                if not getattr(self.backend, "streams", False):  # model backends take the whole clip
+                if not self.backend.streams:  # a model backend takes the whole clip
                     frames = np.stack(list(frames))
                 score = round(float(self.backend.score(frames)), 3)
             if not r.ok:

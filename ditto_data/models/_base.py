@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..builders.stage import Resources
+from .families import Backend
 from .options import offload_mode
 
 log = logging.getLogger(__name__)
@@ -69,19 +70,20 @@ def check_frames(frames: np.ndarray, what: str = "frames") -> np.ndarray:
     return frames
 
 
-class ModelBackend:
+class ModelBackend(Backend):
     """Base of the model backends: a config, lazy one-time loading and provenance facts.
 
-    Subclasses set ``default_model`` (the paper's checkpoint on the Hub), ``resources`` and
-    implement ``_load()``. Every public method calls ``self.ensure_loaded()``, so a stage that
-    forgets ``setup()`` still works, loading on first use.
+    A model backend subclasses this and its family (:mod:`.families`), sets ``default_model`` (the
+    paper's checkpoint on the Hub) and ``resources``, and implements ``_load()``. Every public
+    method calls ``self.ensure_loaded()``, so a stage that forgets ``setup()`` still works, loading
+    on first use.
     """
 
     default_model: ClassVar[str] = ""
     resources: ClassVar[Resources] = Resources()
 
     def __init__(self, config: Any):
-        self.config = config
+        super().__init__(config)
         self.model_id: str = getattr(config, "model", None) or self.default_model
         self.revision: str | None = getattr(config, "revision", None)
         self.batch_size: int = max(1, int(getattr(config, "batch_size", 1) or 1))

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..builders.stage import Resources
 from ._base import ModelBackend, check_frames
+from .families import MotionScorer
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,12 @@ def cumulative_displacement(tracks: np.ndarray, visible: np.ndarray, width: int)
     return float((steps * ok).sum(0).mean() * REFERENCE_WIDTH / width)
 
 
-class CoTrackerMotion(ModelBackend):
+class CoTrackerMotion(ModelBackend, MotionScorer):
     """``score(frames uint8 [T,H,W,3]) -> float`` (same units as the CPU score)."""
 
     default_model = "scaled_offline.pth"
     resources = Resources(cpus=1, gpus=0.25, gpu_memory_gb=6.0)
+    backend_name: str | None = None  # what scores, once loaded: "cotracker3" or FALLBACK
 
     def _load(self) -> None:
         self.backend_name = "cotracker3" if cotracker_available() else FALLBACK
@@ -73,7 +75,7 @@ class CoTrackerMotion(ModelBackend):
     @property
     def model_info(self) -> dict[str, Any]:
         info = super().model_info
-        info["backend"] = getattr(self, "backend_name", None)
+        info["backend"] = self.backend_name
         if info["backend"] == FALLBACK:
             info["model"] = None
         return info

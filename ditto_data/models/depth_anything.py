@@ -15,6 +15,7 @@ import numpy as np
 
 from ..builders.stage import Resources
 from ._base import ModelBackend, check_frames
+from .families import DepthEstimator
 
 NORMALIZE = ("frame", "clip")
 
@@ -29,7 +30,7 @@ def to_depth_video(pred: np.ndarray, normalize: str = "frame") -> np.ndarray:
     return np.clip((pred - lo) / span * 255.0 + 0.5, 0, 255).astype(np.uint8)
 
 
-class DepthAnythingEstimator(ModelBackend):
+class DepthAnythingEstimator(ModelBackend, DepthEstimator):
     """``depth(frames uint8 [T,H,W,3]) -> uint8 [T,H,W]``, near = bright, same T, H, W as the input."""
 
     default_model = "depth-anything/Depth-Anything-V2-Large-hf"

@@ -10,9 +10,10 @@ import numpy as np
 
 from ..builders.stage import Resources
 from ._base import ModelBackend, check_frames
+from .families import FrameEmbedder
 
 
-class Dinov2Features(ModelBackend):
+class Dinov2Features(ModelBackend, FrameEmbedder):
     """``embed(frames uint8 [T,H,W,3]) -> float32 [D]``, L2-normalised."""
 
     default_model = "facebook/dinov2-base"

@@ -11,10 +11,11 @@ import numpy as np
 from ..builders.stage import Resources
 from ._base import ModelBackend, generator
 from ._video_diffusion import resize_frames, to_pil, to_uint8
+from .families import KeyframeEditor
 from .qwen_processor import QwenImageTextProcessor, has_torchvision
 
 
-class QwenImageEditor(ModelBackend):
+class QwenImageEditor(ModelBackend, KeyframeEditor):
     """``edit(image uint8 [H,W,3], instruction, style, seed) -> uint8 [H,W,3]``.
 
     Options: ``steps`` (default 50), ``true_cfg_scale`` (4.0), ``width``/``height`` (model size;

@@ -23,6 +23,7 @@ import numpy as np
 from ..builders.stage import Resources
 from ..schema import CATEGORIES
 from ._base import ModelBackend, check_frames, sample_indices
+from .families import Captioner, EditJudge, Instructor
 from .prompts import Prompt, load_prompt
 from .vlm_parse import MalformedAnswer, VLMOutputError, integer, optional_text, parse_answer, score, text
 
@@ -156,7 +157,7 @@ def describe(info: dict[str, Any]) -> str:
     return ", ".join(bits) or "no facts known"
 
 
-class QwenVLCaptioner(_QwenVL):
+class QwenVLCaptioner(_QwenVL, Captioner):
     """``caption(frames, info) -> str``: a dense caption from ``frames`` (default 8) sampled frames."""
 
     def prompts(self) -> list[Prompt]:
@@ -168,7 +169,7 @@ class QwenVLCaptioner(_QwenVL):
         return self.ask_json("caption", images, user, {"caption": text(5, 300)}, seed)["caption"]
 
 
-class QwenVLInstructor(_QwenVL):
+class QwenVLInstructor(_QwenVL, Instructor):
     """``instructions(frames, caption, n, seed) -> [{instruction, category, style}]``.
 
     Edit ``i`` gets category ``categories[(seed + i) % len(categories)]`` (config ``categories``,
@@ -211,7 +212,7 @@ class QwenVLInstructor(_QwenVL):
         return out
 
 
-class QwenVLJudge(_QwenVL):
+class QwenVLJudge(_QwenVL, EditJudge):
     """``judge(source_frames, edited_frames, instruction) -> {4 scores 0-10, rationale}``.
 
     ``frames`` (default 4) frames at the same relative moments of source and edited go to the model,
@@ -306,6 +307,7 @@ class QwenVLRubricJudge(_QwenVL):
     default_frames = 4
     default_max_new_tokens = 96
     default_temperature = 0.0  # a judge: greedy, so the same outputs always get the same scores
+    _grammar: RubricGrammar | None = None  # the last rubric's grammar, kept while the criteria stay the same
 
     def rate(self, source_frames: np.ndarray, edited_frames: np.ndarray, instruction: str, prompt: Prompt,
              keys: tuple[str, ...], seed: int = 0) -> dict[str, int]:
@@ -315,7 +317,7 @@ class QwenVLRubricJudge(_QwenVL):
         allowed = None
         if bool(self.option("constrained", True)):
             self.ensure_loaded()
-            grammar = getattr(self, "_grammar", None)
+            grammar = self._grammar
             if grammar is None or grammar.parts[0] != "{" + f'"{keys[0]}": ':
                 grammar = self._grammar = RubricGrammar(self.tokenizer, keys)
             allowed = grammar

@@ -26,6 +26,7 @@ from ..builders.stage import Resources
 from .options import WAN_NEGATIVE_PROMPT
 from ._base import BackendError, ModelBackend, check_frames, generator
 from ._video_diffusion import frames_for, model_size, pad_frames, resize_frames, to_pil, to_uint8
+from .families import Enhancer
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def expert_subfolder(index: dict, expert: str) -> str:
     raise BackendError(f"expert must be low or high, got {expert!r}")
 
 
-class Wan22Enhancer(ModelBackend):
+class Wan22Enhancer(ModelBackend, Enhancer):
     """``enhance(edited_frames, instruction, seed) -> uint8 [T,H,W,3]`` (same T, H, W).
 
     Options (:class:`~ditto_data.generation.enhance.EnhanceConfig`, Ditto's values as defaults):
@@ -61,6 +62,7 @@ class Wan22Enhancer(ModelBackend):
 
     default_model = "Wan-AI/Wan2.2-T2V-A14B-Diffusers"
     resources = Resources(cpus=2, gpus=1, gpu_memory_gb=80.0)
+    expert: str | None = None  # the checkpoint's subfolder loaded, once loaded (``transformer_2``: low noise)
 
     def _load(self) -> None:
         import torch
@@ -119,5 +121,5 @@ class Wan22Enhancer(ModelBackend):
         return resize_frames(to_uint8(out)[:t], h, w)
 
     def extra_info(self) -> dict:
-        return {"expert": getattr(self, "expert", None), "total_steps": int(self.option("total_steps", 40)),
+        return {"expert": self.expert, "total_steps": int(self.option("total_steps", 40)),
                 "prompt": self.prompt_for("<instruction>"), **self.recipe_info()}

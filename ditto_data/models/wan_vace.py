@@ -20,11 +20,12 @@ from ..builders.stage import Resources
 from .options import WAN_NEGATIVE_PROMPT
 from ._base import ModelBackend, check_frames, generator
 from ._video_diffusion import frames_for, model_size, pad_frames, resize_frames, to_pil, to_uint8
+from .families import VideoGenerator
 
 log = logging.getLogger(__name__)
 
 
-class WanVaceGenerator(ModelBackend):
+class WanVaceGenerator(ModelBackend, VideoGenerator):
     """``generate(source_frames, edited_keyframe, depth_frames, instruction, style, seed) -> uint8 [T,H,W,3]``.
 
     Options read from the stage config (:class:`~ditto_data.generation.generate.GenerateConfig`):
