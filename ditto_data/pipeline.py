@@ -113,14 +113,14 @@ def _build_locked(records: list[Record], out: Path, cfg: BuildConfig, progress: 
                 stage, scfg = get_stage(name), cfg.stage_config(name)
                 chain = fingerprint(stage, scfg, upstream, cfg.seed)
                 fp = chain
-                if stage.batch_size is None:  # a global stage's output depends on the whole input set;
+                if stage.is_global:  # a global stage's output depends on the whole input set;
                     # the chain does not, so adding sources never redoes per-record work downstream
                     fp = content_id(chain, *sorted(r.id for r in records if r.ok))[:12]
                 ctx = StageContext(out_dir=out, work_dir=layout.work_dir(out, name, fp), fingerprint=fp,
                                    config_hash=config_hash(scfg), seed=cfg.seed)
                 links.append(Link(stage, scfg, ctx))
                 upstream = chain
-            if chained and links[0].stage.batch_size is not None:
+            if chained and not links[0].stage.is_global:
                 records, stats = run_chain(links, records, executor, progress)
             else:
                 (link,) = links

@@ -4,13 +4,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..schema import Record
 
+if TYPE_CHECKING:
+    from .stage import Stage
 
-def batches(records: list[Record], size: int | None) -> list[list[Record]]:
-    if size is None:
+
+def batches(records: list[Record], stage: type[Stage]) -> list[list[Record]]:
+    """``records`` cut into ``stage``'s batches: ``batch_size`` at a time, or all at once for a global stage."""
+    if stage.is_global:
         return [records] if records else []
+    size = stage.batch_size
     return [records[i:i + size] for i in range(0, len(records), size)]
 
 

@@ -1,7 +1,7 @@
 """Chains: runs of consecutive per-record stages that an executor can stream into each other.
 
 A per-record stage's output for one record depends on that record alone, so a run of such stages
-(up to the next global stage, ``batch_size = None``) can be applied record by record: each input
+(up to the next global stage, ``is_global``) can be applied record by record: each input
 record becomes a *group* (its id and what it has become so far) that flows through the chain.
 An executor offering ``map_chain`` (Ray) runs every stage of a chain at once, each on its own
 workers, rows streaming from one stage to the next; the local executor keeps the stage-by-stage
@@ -55,8 +55,8 @@ def segments(names: list[str], chained: bool) -> list[list[str]]:
     """Cut a pipeline into runs: consecutive per-record stages together when ``chained``."""
     out: list[list[str]] = []
     for name in names:
-        per_record = get_stage(name).batch_size is not None
-        if chained and per_record and out and get_stage(out[-1][-1]).batch_size is not None:
+        per_record = not get_stage(name).is_global
+        if chained and per_record and out and not get_stage(out[-1][-1]).is_global:
             out[-1].append(name)
         else:
             out.append([name])
@@ -91,7 +91,7 @@ class ChainStep:
         if todo and not self._ready:
             self.stage.setup()
             self._ready = True
-        for batch in batches(todo, self.link.stage.batch_size):
+        for batch in batches(todo, self.link.stage):
             outputs = self.stage.process(batch)
             finished = self.ledger.append(self.name, self.link.ctx.fingerprint,
                                           group_outputs(batch, outputs, self.name))
@@ -130,7 +130,7 @@ def run_chain(links: list[Link], records: list[Record], executor: ChainExecutor,
         head = first.pending(unsettled)  # the first stage's batches are run_stage's batches
         heads = {r.id for r in head}
         rest = [r for r in unsettled if r.id not in heads]
-        rows = batches(head, first.link.stage.batch_size) + batches(rest, first.link.stage.batch_size)
+        rows = batches(head, first.link.stage) + batches(rest, first.link.stage)
         log.info("chain %s: %d record(s) in %d row(s), %d settled from the ledger",
                  " -> ".join(s.name for s in steps), len(unsettled), len(rows), len(final))
         with tqdm(total=len(unsettled), desc=" > ".join(s.name for s in steps), unit="rec",

@@ -120,7 +120,7 @@ class RayExecutor:
 
     def map(self, stage: type[Stage], config: StageConfig, ctx: StageContext,
             records: list[Record]) -> Iterator[tuple[list[Record], list[Record]]]:
-        todo = batches(records, stage.batch_size)
+        todo = batches(records, stage)
         if not todo:
             return
         self._connect()
@@ -220,7 +220,7 @@ def stage_resources(cfg: Any) -> list[dict[str, Any]]:
         stage, scfg = get_stage(name), cfg.stage_config(name)
         res = stage.resources_for(scfg)
         rows.append({"stage": name, "backend": scfg.backend, "cpus": res.cpus, "gpus": res.gpus,
-                     "gpu_memory_gb": res.gpu_memory_gb, "global": stage.batch_size is None})
+                     "gpu_memory_gb": res.gpu_memory_gb, "global": stage.is_global})
     return rows
 
 

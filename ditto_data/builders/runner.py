@@ -46,10 +46,10 @@ class LocalExecutor:
 
     def map(self, stage, config, ctx, records):
         res = stage.resources_for(config)
-        threads = 1 if res.gpus > 0 or stage.batch_size is None else max(1, int(self.workers / max(res.cpus, 1.0)))
+        threads = 1 if res.gpus > 0 or stage.is_global else max(1, int(self.workers / max(res.cpus, 1.0)))
         instance = stage(config, ctx)
         instance.setup()
-        todo = batches(records, stage.batch_size)
+        todo = batches(records, stage)
         if threads == 1:
             for b in todo:
                 yield b, instance.process(b)
