@@ -37,12 +37,21 @@ def group_outputs(inputs: list[Record], outputs: list[Record], stage: str) -> di
 
 @dataclass
 class StageStats:
+    """What one stage did in a build, or on one row of a chain (the executors send these back)."""
+
     name: str
     fingerprint: str
     processed: int = 0  # records this run processed
     reused: int = 0  # records found finished in the ledger
     rejected: int = 0
     seconds: float = 0.0
+
+    def add(self, other: StageStats) -> None:
+        """Count ``other`` in: the same stage's work on other records (another row, another worker)."""
+        self.processed += other.processed
+        self.reused += other.reused
+        self.rejected += other.rejected
+        self.seconds += other.seconds
 
     @property
     def per_second(self) -> float:

@@ -33,7 +33,6 @@ from .stage import Stage, StageConfig, StageContext, get_stage
 log = logging.getLogger(__name__)
 
 Group = tuple[str, list[Record]]  # an input record's id, and the records it has become so far
-Counts = dict[str, list[int]]  # stage -> [processed, reused, rejected]
 
 
 @dataclass
@@ -46,8 +45,9 @@ class Link:
 
 
 class ChainExecutor(Protocol):
-    def map_chain(self, links: list[Link], rows: list[list[Record]]) -> Iterator[tuple[list[Group], Counts]]:
-        """Stream each row (a list of input records) through every link; yield finished rows."""
+    def map_chain(self, links: list[Link], rows: list[list[Record]]) -> Iterator[tuple[list[Group], list[StageStats]]]:
+        """Stream each row (a list of input records) through every link; yield each finished row with
+        what every link did to it."""
         ...
 
 
@@ -81,12 +81,12 @@ class ChainStep:
     def pending(self, records: list[Record]) -> list[Record]:
         return [r for r in records if self.stage.accepts(r) and r.id not in self.done]
 
-    def __call__(self, groups: list[Group], counts: Counts) -> list[Group]:
-        """Apply the stage to every group, appending what it processes to the ledger."""
+    def __call__(self, groups: list[Group]) -> tuple[list[Group], StageStats]:
+        """Apply the stage to every group, appending what it processes to the ledger; returns the
+        groups as they leave the stage, and what the stage did to them."""
         accepted = [r for _, recs in groups for r in recs if self.stage.accepts(r)]
         todo = self.pending(accepted)
-        c = counts.setdefault(self.name, [0, 0, 0])
-        c[1] += len(accepted) - len(todo)
+        stats = StageStats(self.name, self.link.ctx.fingerprint, reused=len(accepted) - len(todo))
         fresh: dict[str, list[Record]] = {}
         if todo and not self._ready:
             self.stage.setup()
@@ -96,11 +96,11 @@ class ChainStep:
             finished = self.ledger.append(self.name, self.link.ctx.fingerprint,
                                           group_outputs(batch, outputs, self.name))
             fresh.update(finished)
-            c[0] += len(batch)
-            c[2] += sum(not o.ok for outs in finished.values() for o in outs)
+            stats.processed += len(batch)
+            stats.rejected += sum(not o.ok for outs in finished.values() for o in outs)
         done = {**self.done, **fresh} if fresh else self.done
         return [(gid, [o for r in recs for o in (done[r.id] if self.stage.accepts(r) else [r])])
-                for gid, recs in groups]
+                for gid, recs in groups], stats
 
 
 def run_chain(links: list[Link], records: list[Record], executor: ChainExecutor,
@@ -111,20 +111,21 @@ def run_chain(links: list[Link], records: list[Record], executor: ChainExecutor,
     """
     t0 = time.perf_counter()
     steps = [ChainStep(link) for link in links]  # on the driver: ledger reads only, never setup()
-    counts: Counts = {s.name: [0, 0, 0] for s in steps}
+    stats = {s.name: StageStats(s.name, s.link.ctx.fingerprint) for s in steps}
     final: dict[str, list[Record]] = {}
     unsettled: list[Record] = []
     for r in records:  # settle from the ledgers what needs no work at all
-        group, trial = [(r.id, [r])], {}
+        group, trial = [(r.id, [r])], []
         for step in steps:
             if step.pending(group[0][1]):
-                unsettled.append(r)
+                unsettled.append(r)  # its whole chain runs on the executor, which counts it there
                 break
-            group = step(group, trial)
+            group, one = step(group)
+            trial.append(one)
         else:
             final[r.id] = group[0][1]
-            for name, c in trial.items():
-                counts[name][1] += c[1]
+            for one in trial:
+                stats[one.name].add(one)
     if unsettled:
         first = steps[0]
         head = first.pending(unsettled)  # the first stage's batches are run_stage's batches
@@ -135,16 +136,16 @@ def run_chain(links: list[Link], records: list[Record], executor: ChainExecutor,
                  " -> ".join(s.name for s in steps), len(unsettled), len(rows), len(final))
         with tqdm(total=len(unsettled), desc=" > ".join(s.name for s in steps), unit="rec",
                   disable=not progress or None, leave=False) as bar:
-            for groups, row_counts in executor.map_chain(links, rows):
+            for groups, row_stats in executor.map_chain(links, rows):
                 for gid, recs in groups:
                     final[gid] = recs
-                for name, c in row_counts.items():
-                    counts[name] = [a + b for a, b in zip(counts[name], c)]
+                for one in row_stats:
+                    stats[one.name].add(one)
                 bar.update(len(groups))
         lost = [r.id for r in unsettled if r.id not in final]
         if lost:
             raise RuntimeError(f"chain {[s.name for s in steps]} returned nothing for records {lost[:5]}")
     seconds = time.perf_counter() - t0
-    stats = [StageStats(s.name, s.link.ctx.fingerprint, processed=counts[s.name][0], reused=counts[s.name][1],
-                        rejected=counts[s.name][2], seconds=seconds) for s in steps]
-    return [o for r in records for o in final[r.id]], stats
+    for s in stats.values():
+        s.seconds = seconds
+    return [o for r in records for o in final[r.id]], list(stats.values())

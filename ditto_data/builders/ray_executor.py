@@ -8,10 +8,10 @@ The runner stays in charge of order, fingerprints and stats; this executor chang
   stage's finished rows stream into the next stage while it is still working. A row starts as one
   batch of the chain's first stage (the local executor's batches) and may grow on the way (an
   instruction stage makes a clip three records); each row carries its records grouped by the
-  input they came from, plus per-stage counts. Each actor holds a ``ChainStep``: it loads its
-  stage's ledger once, reuses what is finished there, runs ``process`` on the rest in the
-  stage's batch size, and appends those results to the ledger itself (atomic, content-named
-  parts), so a killed driver loses no finished batch of any stage. ``setup()`` waits for the first
+  input they came from, plus each stage's ``StageStats`` for the row. Each actor holds a
+  ``ChainStep``: it loads its stage's ledger once, reuses what is finished there, runs ``process``
+  on the rest in the stage's batch size, and appends those results to the ledger itself (atomic,
+  content-named parts), so a killed driver loses no finished batch of any stage. ``setup()`` waits for the first
   batch that needs it. Stages whose single actors would not fit the cluster together are cut
   into consecutive parts that do (``fit_links``): a part starts when the one before has finished.
 - ``map`` (global stages such as dedup, and any caller of ``runner.run_stage``): one actor pool
@@ -27,6 +27,7 @@ mounts at the same path.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -36,8 +37,8 @@ from typing import Any
 
 from ..atomic import json_str
 from ..schema import Record
-from .chain import ChainStep, Counts, Group, Link
-from .batching import batches
+from .batching import StageStats, batches
+from .chain import ChainStep, Group, Link
 from .stage import Resources, Stage, StageConfig, StageContext
 
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ BATCH_COLUMN = "batch"  # input rows: one JSON list of record dicts per stage ba
 INPUTS_COLUMN = "inputs"  # output rows: JSON list of the batch's input ids
 OUTPUTS_COLUMN = "outputs"  # output rows: JSON list of the batch's output record dicts
 GROUPS_COLUMN = "groups"  # chain rows: JSON list of [input id, [record dicts it has become]]
-COUNTS_COLUMN = "counts"  # chain rows: JSON {stage: [processed, reused, rejected]} so far
+STATS_COLUMN = "stats"  # chain rows: JSON list of each stage's StageStats for the row, as dicts
 
 
 class _StageActor:
@@ -78,18 +79,20 @@ class _ChainActor:
     def __call__(self, table: Any) -> Any:
         import pyarrow as pa
 
-        groups_out, counts_out = [], []
-        for blob, counts_blob in zip(table.column(GROUPS_COLUMN).to_pylist(), table.column(COUNTS_COLUMN).to_pylist()):
-            groups = [(gid, [Record.from_dict(d) for d in recs]) for gid, recs in json.loads(blob)]
-            counts = json.loads(counts_blob)
-            groups = self.step(groups, counts)
+        groups_out, stats_out = [], []
+        for blob, stats_blob in zip(table.column(GROUPS_COLUMN).to_pylist(), table.column(STATS_COLUMN).to_pylist()):
+            groups, stats = self.step(_load_groups(blob))
             groups_out.append(_dump_groups(groups))
-            counts_out.append(json.dumps(counts))
-        return pa.table({GROUPS_COLUMN: groups_out, COUNTS_COLUMN: counts_out})
+            stats_out.append(json.dumps([*json.loads(stats_blob), dataclasses.asdict(stats)]))
+        return pa.table({GROUPS_COLUMN: groups_out, STATS_COLUMN: stats_out})
 
 
 def _dump_groups(groups: list[Group]) -> str:
     return json_str([[gid, [r.to_dict() for r in recs]] for gid, recs in groups])
+
+
+def _load_groups(blob: str) -> list[Group]:
+    return [(gid, [Record.from_dict(d) for d in recs]) for gid, recs in json.loads(blob)]
 
 
 class RayExecutor:
@@ -154,7 +157,7 @@ class RayExecutor:
         if missing:  # cannot happen unless Ray lost a batch; let the runner name the records
             yield missing, []
 
-    def map_chain(self, links: list[Link], rows: list[list[Record]]) -> Iterator[tuple[list[Group], Counts]]:
+    def map_chain(self, links: list[Link], rows: list[list[Record]]) -> Iterator[tuple[list[Group], list[StageStats]]]:
         """Stream rows through every link, each link an actor pool; yield each row as it leaves the last.
 
         Links whose one actor each would not fit the cluster together are cut into consecutive
@@ -165,16 +168,16 @@ class RayExecutor:
         self._connect()
         nodes = _nodes()
         parts = fit_links(links, nodes)
-        blobs = [{GROUPS_COLUMN: _dump_groups([(r.id, [r]) for r in row]), COUNTS_COLUMN: "{}"} for row in rows]
+        blobs = [{GROUPS_COLUMN: _dump_groups([(r.id, [r]) for r in row]), STATS_COLUMN: "[]"} for row in rows]
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             out = []
             for row in self._stream(part, blobs, nodes):
                 if last:
-                    groups = [(gid, [Record.from_dict(d) for d in recs]) for gid, recs in json.loads(row[GROUPS_COLUMN])]
-                    yield groups, json.loads(row[COUNTS_COLUMN])
+                    groups = _load_groups(row[GROUPS_COLUMN])
+                    yield groups, [StageStats(**d) for d in json.loads(row[STATS_COLUMN])]
                 else:
-                    out.append({GROUPS_COLUMN: row[GROUPS_COLUMN], COUNTS_COLUMN: row[COUNTS_COLUMN]})
+                    out.append({GROUPS_COLUMN: row[GROUPS_COLUMN], STATS_COLUMN: row[STATS_COLUMN]})
             blobs = out
 
     def _stream(self, links: list[Link], blobs: list[dict[str, str]], nodes: list[dict[str, float]]) -> Iterator[dict]:
