@@ -6,9 +6,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from ditto_data.builders.batching import group_outputs
 from ditto_data.builders.config import ConfigError, load_config
 from ditto_data.builders.ledger import Ledger
-from ditto_data.builders.runner import LocalExecutor, group_outputs, run_stage
+from ditto_data.builders.runner import LocalExecutor, run_stage
 from ditto_data.builders.stage import Stage, StageConfig, StageContext, fingerprint, register_stage
 from ditto_data.schema import CLIP, INPUT, Record
 

@@ -1,23 +1,26 @@
-"""Chains: runs of consecutive per-record stages that an executor can stream into each other.
+"""The one way a build runs its stages: chains of links through the ledger, on an executor.
 
-A per-record stage's output for one record depends on that record alone, so a run of such stages
-(up to the next global stage, ``is_global``) can be applied record by record: each input
-record becomes a *group* (its id and what it has become so far) that flows through the chain.
-An executor offering ``map_chain`` (Ray) runs every stage of a chain at once, each on its own
-workers, rows streaming from one stage to the next; the local executor keeps the stage-by-stage
-path of ``runner.run_stage``.
+The build cuts its pipeline into *chains* (``segments``): a global stage (``is_global``) is a chain
+of its own; consecutive per-record stages form one chain when the executor streams
+(``Executor.streams_chains``, Ray), else each is a chain of one (the local executor: a stage
+finishes before the next starts). A per-record stage's output for one record depends on that
+record alone, so each input record becomes a *group* (its id and what it has become so far) that
+flows through the chain's links.
 
-The ledger works as with ``run_stage``, only the writer moves: each stage's worker (a
-:class:`ChainStep`) loads its stage's ledger once, takes from it what is already finished, and
-appends each batch it processes itself, so a killed driver loses no finished batch of any stage.
-The driver first settles, from the ledgers alone, every record whose whole chain is finished, and
-sends only the rest. Output order is the one ``run_stage`` gives: input order, children after
-their parent.
+:func:`run_chain` settles, from the ledgers alone, every record whose whole chain is finished, cuts
+the rest into *rows* (batches of the chain's first stage; for a global stage, one row of every
+record) and hands them to ``executor.map_chain``. Wherever the executor runs a row, each link is a
+:class:`ChainStep`, the only reader and writer of the ledger: it loads its stage's ledger once,
+takes from it what is already finished, runs ``process`` on the rest in the stage's batches and
+appends each batch to the ledger before going on, so a killed build loses no finished batch of any
+stage. Output order: input order, children after their parent; statistics: one
+:class:`~.batching.StageStats` per stage.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,17 +40,28 @@ Group = tuple[str, list[Record]]  # an input record's id, and the records it has
 
 @dataclass
 class Link:
-    """One stage of a chain, with its config and its build context (fingerprint, work dir)."""
+    """One stage of a chain: its config, its build context (fingerprint, work dir) and its ledger."""
 
     stage: type[Stage]
     config: StageConfig
     ctx: StageContext
+    ledger: Ledger
 
 
-class ChainExecutor(Protocol):
+class Executor(Protocol):
+    """Where the links of a chain run: ``runner.LocalExecutor`` (threads), ``ray_executor.RayExecutor``."""
+
+    #: True: consecutive per-record stages come as one chain and stream into each other;
+    #: False: every stage comes as a chain of its own, after the one before has finished.
+    streams_chains: bool
+
     def map_chain(self, links: list[Link], rows: list[list[Record]]) -> Iterator[tuple[list[Group], list[StageStats]]]:
-        """Stream each row (a list of input records) through every link; yield each finished row with
-        what every link did to it."""
+        """Run each row (a list of input records) through every link, each link a :class:`ChainStep`;
+        yield each finished row as its groups, with what every link did to it, in any order."""
+        ...
+
+    def close(self) -> None:
+        """Release what the executor started (a Ray cluster); the build calls it once, at its end."""
         ...
 
 
@@ -66,17 +80,26 @@ def segments(names: list[str], chained: bool) -> list[list[str]]:
 class ChainStep:
     """One stage applied to groups: ledger first, then ``process`` in the stage's batches.
 
-    Built once per worker; ``setup()`` (model loading) waits for the first batch that needs it,
-    so a resumed build whose ledger already holds a stage's work loads no model for it.
+    Built once per worker (a Ray actor), or once per stage and shared by threads (the local
+    executor): ``setup()`` (model loading) runs once, under a lock, and waits for the first batch
+    that needs it, so a resumed build whose ledger already holds a stage's work loads no model for
+    it. Ledger parts are content-named files written atomically, so threads may append at once.
     """
 
     def __init__(self, link: Link):
         self.link = link
         self.name = link.stage.name
         self.stage = link.stage(link.config, link.ctx)
-        self.ledger = Ledger(link.ctx.out_dir)
+        self.ledger = link.ledger
         self.done = self.ledger.load(self.name, link.ctx.fingerprint)
         self._ready = False
+        self._setup_lock = threading.Lock()
+
+    def _setup(self) -> None:
+        with self._setup_lock:
+            if not self._ready:
+                self.stage.setup()
+                self._ready = True
 
     def pending(self, records: list[Record]) -> list[Record]:
         return [r for r in records if self.stage.accepts(r) and r.id not in self.done]
@@ -89,8 +112,7 @@ class ChainStep:
         stats = StageStats(self.name, self.link.ctx.fingerprint, reused=len(accepted) - len(todo))
         fresh: dict[str, list[Record]] = {}
         if todo and not self._ready:
-            self.stage.setup()
-            self._ready = True
+            self._setup()
         for batch in batches(todo, self.link.stage):
             outputs = self.stage.process(batch)
             finished = self.ledger.append(self.name, self.link.ctx.fingerprint,
@@ -103,11 +125,12 @@ class ChainStep:
                 for gid, recs in groups], stats
 
 
-def run_chain(links: list[Link], records: list[Record], executor: ChainExecutor,
+def run_chain(links: list[Link], records: list[Record], executor: Executor,
               progress: bool = True) -> tuple[list[Record], list[StageStats]]:
-    """Run a chain of per-record stages over ``records``; returns all records after it and per-stage stats.
+    """Run a chain over ``records``: per-record stages, or one global stage alone. Returns all
+    records after it (input order, children after their parent) and each stage's stats.
 
-    Each stage's ``seconds`` is the chain's wall time (its stages run at the same time).
+    Each stage's ``seconds`` is the chain's wall time (a streaming executor runs its stages at once).
     """
     t0 = time.perf_counter()
     steps = [ChainStep(link) for link in links]  # on the driver: ledger reads only, never setup()
@@ -128,7 +151,7 @@ def run_chain(links: list[Link], records: list[Record], executor: ChainExecutor,
                 stats[one.name].add(one)
     if unsettled:
         first = steps[0]
-        head = first.pending(unsettled)  # the first stage's batches are run_stage's batches
+        head = first.pending(unsettled)  # rows: the first stage's batches (one row for a global stage)
         heads = {r.id for r in head}
         rest = [r for r in unsettled if r.id not in heads]
         rows = batches(head, first.link.stage) + batches(rest, first.link.stage)

@@ -102,6 +102,8 @@ class RayExecutor:
     is and left running; one this executor started or connected to is shut down by ``close()``.
     """
 
+    streams_chains = True  # consecutive per-record stages run at once, rows streaming between them
+
     def __init__(self, address: str | None = None, workers: int = 0):
         self.address = address
         self.workers = workers
