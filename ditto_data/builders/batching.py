@@ -1,5 +1,5 @@
-"""Cutting records into batches and giving each stage output back to its input: what every executor
-(local, Ray, a streamed chain) shares, so none of them imports another for it."""
+"""Cutting records into a stage's batches, giving each output back to its input, and a stage's
+statistics: what the chain runner (``chain.py``) and the executors share."""
 
 from __future__ import annotations
 
