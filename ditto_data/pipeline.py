@@ -19,10 +19,10 @@ from pathlib import Path
 from . import atomic, layout
 from .builders import timings
 from .builders.batching import StageStats
-from .builders.chain import Link, run_chain, segments
+from .builders.chain import Executor, Link, run_chain, segments
 from .builders.config import BuildConfig, load_config
 from .builders.ledger import Ledger
-from .builders.runner import Executor, make_executor, run_stage
+from .builders.runner import make_executor
 from .builders.sources import scan_inputs
 from .builders.stage import StageContext, config_hash, fingerprint, get_stage
 from .exports import export_dataset
@@ -105,27 +105,21 @@ def _build_locked(records: list[Record], out: Path, cfg: BuildConfig, progress: 
     executor = executor or make_executor(cfg)
     result = BuildResult(out_dir=out, records=records)
     upstream = "inputs"
-    chained = hasattr(executor, "map_chain")  # runs of per-record stages stream into each other
     try:
-        for names in segments(cfg.active_stages(), chained):
+        for names in segments(cfg.active_stages(), executor.streams_chains):
             links = []
             for name in names:
                 stage, scfg = get_stage(name), cfg.stage_config(name)
                 chain = fingerprint(stage, scfg, upstream, cfg.seed)
                 fp = chain
-                if stage.batch_size is None:  # a global stage's output depends on the whole input set;
+                if stage.is_global:  # a global stage's output depends on the whole input set;
                     # the chain does not, so adding sources never redoes per-record work downstream
                     fp = content_id(chain, *sorted(r.id for r in records if r.ok))[:12]
                 ctx = StageContext(out_dir=out, work_dir=layout.work_dir(out, name, fp), fingerprint=fp,
                                    config_hash=config_hash(scfg), seed=cfg.seed)
-                links.append(Link(stage, scfg, ctx))
+                links.append(Link(stage, scfg, ctx, ledger))
                 upstream = chain
-            if chained and links[0].stage.batch_size is not None:
-                records, stats = run_chain(links, records, executor, progress)
-            else:
-                (link,) = links
-                records, one = run_stage(link.stage, link.config, link.ctx, records, executor, ledger, progress)
-                stats = [one]
+            records, stats = run_chain(links, records, executor, progress)
             for s in stats:
                 result.stages.append(s)
                 log.info("%s: %d processed, %d reused, %d rejected in %.1fs", s.name, s.processed,

@@ -105,7 +105,7 @@ class RayRank(Stage):
 
     name = "_ray_rank"
     kinds = (CLIP,)
-    batch_size = None
+    is_global = True
 
     def process(self, batch):
         for i, r in enumerate(sorted(batch, key=lambda r: r.id)):

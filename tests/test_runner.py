@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 
 import pytest
 
+from ditto_data.builders.batching import group_outputs
 from ditto_data.builders.config import ConfigError, load_config
 from ditto_data.builders.ledger import Ledger
-from ditto_data.builders.runner import LocalExecutor, group_outputs, run_stage
+from ditto_data.builders.runner import LocalExecutor, run_stage
 from ditto_data.builders.stage import Stage, StageConfig, StageContext, fingerprint, register_stage
 from ditto_data.schema import CLIP, INPUT, Record
 
@@ -64,6 +67,62 @@ def test_run_stage_resumes_from_ledger_and_reruns_on_config_change(tmp_path):
     cfg3 = _SplitConfig(parts=3)
     out3, _ = run_stage(_Split, cfg3, _ctx(tmp_path, cfg3), records, LocalExecutor(2), Ledger(tmp_path), False)
     assert sorted(CALLS) == ["a", "b", "bad", "d", "e"] and len([r for r in out3 if r.ok]) == 12
+
+
+SETUPS: list[str] = []
+
+
+@register_stage
+class _Slow(Stage):
+    """Test stage: one record a batch, a slow setup() counted, so threads would race to call it twice."""
+
+    name = "_test_slow_setup"
+    kinds = (INPUT,)
+
+    def setup(self):
+        time.sleep(0.2)
+        SETUPS.append(threading.current_thread().name)
+
+    def process_record(self, r):
+        r.fields["setups"] = len(SETUPS)
+
+
+@register_stage
+class _Count(Stage):
+    """Test global stage: one call over every record; numbers them in input order."""
+
+    name = "_test_count"
+    kinds = (INPUT,)
+    is_global = True
+
+    def process(self, batch):
+        CALLS.append(",".join(r.id for r in batch))
+        for i, r in enumerate(batch):
+            r.fields["n"] = i
+        return batch
+
+
+def test_local_executor_shares_one_setup_between_its_threads(tmp_path):
+    records = [Record(id=f"r{i}", kind=INPUT) for i in range(8)]
+    SETUPS.clear()
+    ctx = StageContext(out_dir=tmp_path, work_dir=tmp_path / "w", fingerprint="fp", config_hash="x")
+    out, stats = run_stage(_Slow, StageConfig(), ctx, records, LocalExecutor(4), Ledger(tmp_path), False)
+    assert len(SETUPS) == 1 and stats.processed == 8
+    assert [r.id for r in out] == [r.id for r in records] and {r.fields["setups"] for r in out} == {1}
+    assert not any(r.fields for r in records)  # the caller's records are left as they were
+
+
+def test_a_global_stage_gets_every_record_in_one_call_and_resumes_from_the_ledger(tmp_path):
+    records = [Record(id=i, kind=INPUT) for i in ("c", "a", "b")] + [Record(id="x", kind=CLIP)]
+    ctx = StageContext(out_dir=tmp_path, work_dir=tmp_path / "w", fingerprint="fp", config_hash="x")
+    CALLS.clear()
+    out, stats = run_stage(_Count, StageConfig(), ctx, records, LocalExecutor(4), Ledger(tmp_path), False)
+    assert CALLS == ["c,a,b"] and (stats.processed, stats.reused) == (3, 0)
+    assert [(r.id, r.fields.get("n")) for r in out] == [("c", 0), ("a", 1), ("b", 2), ("x", None)]
+    CALLS.clear()
+    again, stats = run_stage(_Count, StageConfig(), ctx, records, LocalExecutor(4), Ledger(tmp_path), False)
+    assert CALLS == [] and (stats.processed, stats.reused) == (0, 3)
+    assert [r.to_dict() for r in again] == [r.to_dict() for r in out]
 
 
 def test_fingerprint_chains_upstream():

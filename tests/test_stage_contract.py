@@ -125,3 +125,32 @@ def test_a_plugin_that_cannot_be_imported_is_a_config_error_naming_it(tmp_path):
         load_config(cfg)
     assert [x.field for x in e.value.errors] == ["plugins[0]", "plugins[1]"]
     assert "no_such_module_here" in str(e.value) and "missing.py" in str(e.value)
+
+
+def test_a_plugin_stage_with_the_old_global_mark_is_a_config_error_naming_the_new_one(tmp_path):
+    """``batch_size = None`` once marked a global stage; such a plugin now fails at load, saying what to write."""
+    (tmp_path / "old_global.py").write_text(textwrap.dedent('''
+        from ditto_data.builders import Stage, register_stage
+
+        @register_stage
+        class OldGlobal(Stage):
+            name, kinds, batch_size = "old_global", ("clip",), None
+
+            def process(self, batch):
+                return batch
+    '''))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("plugins: [./old_global.py]\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(cfg)
+    assert e.value.field == "plugins[0]"
+    assert "batch_size = None" in str(e.value) and "is_global = True" in str(e.value)
+
+
+@pytest.mark.parametrize("size", [0, 2.5, "4", True])
+def test_register_stage_refuses_a_batch_size_that_is_not_a_positive_int(size):
+    from ditto_data.builders import Stage, register_stage
+
+    bad = type("BadSize", (Stage,), {"name": "_bad_size", "kinds": ("clip",), "batch_size": size})
+    with pytest.raises(TypeError, match="batch_size must be a positive int"):
+        register_stage(bad)

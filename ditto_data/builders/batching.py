@@ -1,16 +1,22 @@
-"""Cutting records into batches and giving each stage output back to its input: what every executor
-(local, Ray, a streamed chain) shares, so none of them imports another for it."""
+"""Cutting records into a stage's batches, giving each output back to its input, and a stage's
+statistics: what the chain runner (``chain.py``) and the executors share."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..schema import Record
 
+if TYPE_CHECKING:
+    from .stage import Stage
 
-def batches(records: list[Record], size: int | None) -> list[list[Record]]:
-    if size is None:
+
+def batches(records: list[Record], stage: type[Stage]) -> list[list[Record]]:
+    """``records`` cut into ``stage``'s batches: ``batch_size`` at a time, or all at once for a global stage."""
+    if stage.is_global:
         return [records] if records else []
+    size = stage.batch_size
     return [records[i:i + size] for i in range(0, len(records), size)]
 
 
@@ -31,12 +37,21 @@ def group_outputs(inputs: list[Record], outputs: list[Record], stage: str) -> di
 
 @dataclass
 class StageStats:
+    """What one stage did in a build, or on one row of a chain (the executors send these back)."""
+
     name: str
     fingerprint: str
     processed: int = 0  # records this run processed
     reused: int = 0  # records found finished in the ledger
     rejected: int = 0
     seconds: float = 0.0
+
+    def add(self, other: StageStats) -> None:
+        """Count ``other`` in: the same stage's work on other records (another row, another worker)."""
+        self.processed += other.processed
+        self.reused += other.reused
+        self.rejected += other.rejected
+        self.seconds += other.seconds
 
     @property
     def per_second(self) -> float:

@@ -1,21 +1,19 @@
-"""The Ray executor: each stage runs as a Ray Data actor pool sized by the stage's resources.
+"""The Ray executor: each link of a chain runs as a Ray Data actor pool sized by its stage's resources.
 
-The runner stays in charge of order, fingerprints and stats; this executor changes *where* and
-*when* ``process`` runs. Two entry points:
-
-- ``map_chain`` (runs of consecutive per-record stages, see ``chain.py``): one Ray Data pipeline
-  ``from_items -> map_batches(stage 1 actors) -> map_batches(stage 2 actors) -> ...``, so a
-  stage's finished rows stream into the next stage while it is still working. A row starts as one
-  batch of the chain's first stage (the local executor's batches) and may grow on the way (an
-  instruction stage makes a clip three records); each row carries its records grouped by the
-  input they came from, plus per-stage counts. Each actor holds a ``ChainStep``: it loads its
-  stage's ledger once, reuses what is finished there, runs ``process`` on the rest in the
-  stage's batch size, and appends those results to the ledger itself (atomic, content-named
-  parts), so a killed driver loses no finished batch of any stage. ``setup()`` waits for the first
-  batch that needs it. Stages whose single actors would not fit the cluster together are cut
-  into consecutive parts that do (``fit_links``): a part starts when the one before has finished.
-- ``map`` (global stages such as dedup, and any caller of ``runner.run_stage``): one actor pool
-  for one stage, everything before it finished; the driver writes the ledger, as locally.
+It implements ``chain.Executor`` as the local executor does; the build (``chain.run_chain``) stays
+in charge of order, fingerprints, rows and stats, and this executor changes *where* and *when* each
+link runs. ``map_chain`` is one Ray Data pipeline ``from_items -> map_batches(stage 1 actors) ->
+map_batches(stage 2 actors) -> ...``, so a stage's finished rows stream into the next stage while it
+is still working (``streams_chains``: the build hands it each run of consecutive per-record stages
+as one chain; a global stage such as dedup is a chain of one link and one row, so one actor). A row
+starts as one batch of the chain's first stage and may grow on the way (an instruction stage makes
+a clip three records); each row carries its records grouped by the input they came from, plus each
+stage's ``StageStats`` for the row. Each actor holds a ``ChainStep``: it loads its stage's ledger
+once, reuses what is finished there, runs ``process`` on the rest in the stage's batches, and
+appends those results to the ledger itself (atomic, content-named parts), so a killed driver loses
+no finished batch of any stage. ``setup()`` waits for the first batch that needs it. Stages whose
+single actors would not fit the cluster together are cut into consecutive parts that do
+(``fit_links``): a part starts when the one before has finished.
 
 Rows are one JSON string column, so Arrow never has to infer a schema for nested record dicts.
 Fault tolerance is Ray Data's: actor pools restart dead actors and retry their tasks (its defaults
@@ -27,6 +25,7 @@ mounts at the same path.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -36,37 +35,14 @@ from typing import Any
 
 from ..atomic import json_str
 from ..schema import Record
-from .chain import ChainStep, Counts, Group, Link
-from .batching import batches
-from .stage import Resources, Stage, StageConfig, StageContext
+from .batching import StageStats
+from .chain import ChainStep, Group, Link
+from .stage import Resources
 
 log = logging.getLogger(__name__)
 
-BATCH_COLUMN = "batch"  # input rows: one JSON list of record dicts per stage batch
-INPUTS_COLUMN = "inputs"  # output rows: JSON list of the batch's input ids
-OUTPUTS_COLUMN = "outputs"  # output rows: JSON list of the batch's output record dicts
 GROUPS_COLUMN = "groups"  # chain rows: JSON list of [input id, [record dicts it has become]]
-COUNTS_COLUMN = "counts"  # chain rows: JSON {stage: [processed, reused, rejected]} so far
-
-
-class _StageActor:
-    """One worker of a stage's actor pool: builds the stage and loads its models once."""
-
-    def __init__(self, stage: type[Stage], config: StageConfig, ctx: StageContext):
-        self.stage = stage(config, ctx)
-        self.stage.setup()
-
-    def __call__(self, table: Any) -> Any:
-        import pyarrow as pa
-
-        inputs, outputs = [], []
-        for blob in table.column(BATCH_COLUMN).to_pylist():
-            batch = [Record.from_dict(d) for d in json.loads(blob)]
-            ids = [r.id for r in batch]  # before process: a stage may rename nothing, but be safe
-            out = self.stage.process(batch)
-            inputs.append(json.dumps(ids))
-            outputs.append(json_str([r.to_dict() for r in out]))
-        return pa.table({INPUTS_COLUMN: inputs, OUTPUTS_COLUMN: outputs})
+STATS_COLUMN = "stats"  # chain rows: JSON list of each stage's StageStats for the row, as dicts
 
 
 class _ChainActor:
@@ -78,18 +54,20 @@ class _ChainActor:
     def __call__(self, table: Any) -> Any:
         import pyarrow as pa
 
-        groups_out, counts_out = [], []
-        for blob, counts_blob in zip(table.column(GROUPS_COLUMN).to_pylist(), table.column(COUNTS_COLUMN).to_pylist()):
-            groups = [(gid, [Record.from_dict(d) for d in recs]) for gid, recs in json.loads(blob)]
-            counts = json.loads(counts_blob)
-            groups = self.step(groups, counts)
+        groups_out, stats_out = [], []
+        for blob, stats_blob in zip(table.column(GROUPS_COLUMN).to_pylist(), table.column(STATS_COLUMN).to_pylist()):
+            groups, stats = self.step(_load_groups(blob))
             groups_out.append(_dump_groups(groups))
-            counts_out.append(json.dumps(counts))
-        return pa.table({GROUPS_COLUMN: groups_out, COUNTS_COLUMN: counts_out})
+            stats_out.append(json.dumps([*json.loads(stats_blob), dataclasses.asdict(stats)]))
+        return pa.table({GROUPS_COLUMN: groups_out, STATS_COLUMN: stats_out})
 
 
 def _dump_groups(groups: list[Group]) -> str:
     return json_str([[gid, [r.to_dict() for r in recs]] for gid, recs in groups])
+
+
+def _load_groups(blob: str) -> list[Group]:
+    return [(gid, [Record.from_dict(d) for d in recs]) for gid, recs in json.loads(blob)]
 
 
 class RayExecutor:
@@ -98,6 +76,8 @@ class RayExecutor:
     A Ray session already initialised in this process (a test fixture, a notebook) is used as it
     is and left running; one this executor started or connected to is shut down by ``close()``.
     """
+
+    streams_chains = True  # consecutive per-record stages run at once, rows streaming between them
 
     def __init__(self, address: str | None = None, workers: int = 0):
         self.address = address
@@ -118,43 +98,7 @@ class RayExecutor:
             ray.init(address=self.address, log_to_driver=False)
         self._owned = True
 
-    def map(self, stage: type[Stage], config: StageConfig, ctx: StageContext,
-            records: list[Record]) -> Iterator[tuple[list[Record], list[Record]]]:
-        todo = batches(records, stage.batch_size)
-        if not todo:
-            return
-        self._connect()
-        import ray.data
-        from ray.data import ActorPoolStrategy, DataContext
-
-        DataContext.get_current().enable_progress_bars = False  # the runner shows its own bar
-        res = stage.resources_for(config)
-        cpus, pool = actor_shape(stage.name, res, _nodes(), len(todo))
-        log.info("%s: %d batch(es) on up to %d actor(s) of %g CPU / %g GPU", stage.name, len(todo), pool,
-                 cpus, res.gpus)
-        by_id = {r.id: r for r in records}
-        rows = [{BATCH_COLUMN: json_str([r.to_dict() for r in b])} for b in todo]
-        ds = ray.data.from_items(rows, override_num_blocks=len(rows)).map_batches(
-            _StageActor,
-            fn_constructor_args=(stage, config, ctx),
-            batch_size=1,  # one row is one stage batch, cut above
-            batch_format="pyarrow",
-            compute=ActorPoolStrategy(min_size=1, max_size=pool),
-            num_cpus=cpus,
-            num_gpus=res.gpus or None,
-        )
-        seen: set[str] = set()
-        for row in ds.iter_rows():
-            ids = json.loads(row[INPUTS_COLUMN])
-            seen.update(ids)
-            outputs = [Record.from_dict(d) for d in json.loads(row[OUTPUTS_COLUMN])]
-            yield [by_id[i] for i in ids], outputs
-
-        missing = [r for r in records if r.id not in seen]
-        if missing:  # cannot happen unless Ray lost a batch; let the runner name the records
-            yield missing, []
-
-    def map_chain(self, links: list[Link], rows: list[list[Record]]) -> Iterator[tuple[list[Group], Counts]]:
+    def map_chain(self, links: list[Link], rows: list[list[Record]]) -> Iterator[tuple[list[Group], list[StageStats]]]:
         """Stream rows through every link, each link an actor pool; yield each row as it leaves the last.
 
         Links whose one actor each would not fit the cluster together are cut into consecutive
@@ -165,16 +109,16 @@ class RayExecutor:
         self._connect()
         nodes = _nodes()
         parts = fit_links(links, nodes)
-        blobs = [{GROUPS_COLUMN: _dump_groups([(r.id, [r]) for r in row]), COUNTS_COLUMN: "{}"} for row in rows]
+        blobs = [{GROUPS_COLUMN: _dump_groups([(r.id, [r]) for r in row]), STATS_COLUMN: "[]"} for row in rows]
         for i, part in enumerate(parts):
             last = i == len(parts) - 1
             out = []
             for row in self._stream(part, blobs, nodes):
                 if last:
-                    groups = [(gid, [Record.from_dict(d) for d in recs]) for gid, recs in json.loads(row[GROUPS_COLUMN])]
-                    yield groups, json.loads(row[COUNTS_COLUMN])
+                    groups = _load_groups(row[GROUPS_COLUMN])
+                    yield groups, [StageStats(**d) for d in json.loads(row[STATS_COLUMN])]
                 else:
-                    out.append({GROUPS_COLUMN: row[GROUPS_COLUMN], COUNTS_COLUMN: row[COUNTS_COLUMN]})
+                    out.append({GROUPS_COLUMN: row[GROUPS_COLUMN], STATS_COLUMN: row[STATS_COLUMN]})
             blobs = out
 
     def _stream(self, links: list[Link], blobs: list[dict[str, str]], nodes: list[dict[str, float]]) -> Iterator[dict]:
@@ -220,7 +164,7 @@ def stage_resources(cfg: Any) -> list[dict[str, Any]]:
         stage, scfg = get_stage(name), cfg.stage_config(name)
         res = stage.resources_for(scfg)
         rows.append({"stage": name, "backend": scfg.backend, "cpus": res.cpus, "gpus": res.gpus,
-                     "gpu_memory_gb": res.gpu_memory_gb, "global": stage.batch_size is None})
+                     "gpu_memory_gb": res.gpu_memory_gb, "global": stage.is_global})
     return rows
 
 

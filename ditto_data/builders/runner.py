@@ -1,74 +1,77 @@
-"""Running a stage through the ledger on an executor (the build itself is ``ditto_data.pipeline``).
+"""The local executor, the executor a config names, and ``run_stage`` (one stage alone).
 
-For each stage in the config's pipeline the build computes a chained fingerprint; ``run_stage`` loads
-what the ledger already holds for it, hands the rest to an executor in batches, and appends each
-finished batch to the ledger before going on. Executors differ only in *where* ``process`` runs: ``local``
-uses a thread pool in this process, ``ray`` uses Ray Data actor pools (``ray_executor.py``). An
-executor with ``map_chain`` (Ray) gets each run of consecutive per-record stages at once and
-streams them into each other (``chain.py``); global stages always run alone.
+Every build runs its stages one way, ``chain.run_chain`` (chains of links through the ledger); an
+executor only decides *where* each row of a chain runs. :class:`LocalExecutor` runs rows on a
+thread pool in this process and gets one stage at a time (it does not stream chains); the Ray
+executor (``ray_executor.py``) runs each link as an actor pool and streams a chain's stages into
+each other. :func:`run_stage` is a chain of one link, for callers that hold a single stage.
 """
 
 from __future__ import annotations
 
 import copy
-import logging
+import itertools
 import os
-import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from typing import Protocol
-
-from tqdm.auto import tqdm
 
 from ..schema import Record
-from .batching import StageStats, batches, group_outputs
+from .batching import StageStats
+from .chain import ChainStep, Executor, Group, Link, run_chain
 from .config import BuildConfig
 from .ledger import Ledger
 from .stage import Stage, StageConfig, StageContext
 
-log = logging.getLogger(__name__)
-
-
-class Executor(Protocol):
-    """Runs a stage's ``process`` over records; yields (inputs, outputs) per finished batch."""
-
-    def map(self, stage: type[Stage], config: StageConfig, ctx: StageContext,
-            records: list[Record]) -> Iterator[tuple[list[Record], list[Record]]]: ...
-
-    def close(self) -> None: ...
-
 
 class LocalExecutor:
-    """Threads in this process: FFmpeg, OpenCV, faiss and torch release the GIL where it matters."""
+    """Threads in this process: FFmpeg, OpenCV, faiss and torch release the GIL where it matters.
+
+    Each row goes through every link in turn, on one thread; the links' ``ChainStep``s are shared by
+    the threads. A stage with a GPU, and a global stage (one row), runs on one thread.
+    """
+
+    streams_chains = False  # one stage at a time: a stage finishes before the next starts
 
     def __init__(self, workers: int = 0):
         self.workers = workers or os.cpu_count() or 1
 
-    def map(self, stage, config, ctx, records):
-        res = stage.resources_for(config)
-        threads = 1 if res.gpus > 0 or stage.batch_size is None else max(1, int(self.workers / max(res.cpus, 1.0)))
-        instance = stage(config, ctx)
-        instance.setup()
-        todo = batches(records, stage.batch_size)
-        if threads == 1:
-            for b in todo:
-                yield b, instance.process(b)
+    def _threads(self, link: Link) -> int:
+        res = link.stage.resources_for(link.config)
+        if res.gpus > 0 or link.stage.is_global:
+            return 1
+        return max(1, int(self.workers / max(res.cpus, 1.0)))
+
+    def map_chain(self, links: list[Link], rows: list[list[Record]]) -> Iterator[tuple[list[Group], list[StageStats]]]:
+        if not rows:
             return
-        with ThreadPoolExecutor(threads, thread_name_prefix=stage.name) as pool:
-            pending = {}
-            it = iter(todo)
-            for b in it:  # keep a bounded number of batches in flight
-                pending[pool.submit(instance.process, b)] = b
-                if len(pending) >= 2 * threads:
-                    break
-            while pending:
-                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in finished:
-                    b = pending.pop(fut)
-                    yield b, fut.result()
-                    nxt = next(it, None)
-                    if nxt is not None:
-                        pending[pool.submit(instance.process, nxt)] = nxt
+        steps = [ChainStep(link) for link in links]
+
+        def run(row: list[Record]) -> tuple[list[Group], list[StageStats]]:
+            # stages update records in place: hand them copies so the caller's records stay as they were
+            groups = [(r.id, [copy.deepcopy(r)]) for r in row]
+            stats = []
+            for step in steps:
+                groups, one = step(groups)
+                stats.append(one)
+            return groups, stats
+
+        threads = min(self._threads(link) for link in links)
+        if threads == 1:
+            for row in rows:
+                yield run(row)
+            return
+        with ThreadPoolExecutor(threads, thread_name_prefix="+".join(s.name for s in steps)) as pool:
+            todo = iter(rows)  # a bounded number of rows in flight
+            running = {pool.submit(run, row) for row in itertools.islice(todo, 2 * threads)}
+            try:
+                while running:
+                    finished, running = wait(running, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        yield fut.result()
+                        running |= {pool.submit(run, row) for row in itertools.islice(todo, 1)}
+            finally:  # an error or an interrupt: start no more rows (those running finish)
+                for fut in running:
+                    fut.cancel()
 
     def close(self) -> None:
         pass
@@ -76,27 +79,9 @@ class LocalExecutor:
 
 def run_stage(stage: type[Stage], config: StageConfig, ctx: StageContext, records: list[Record],
               executor: Executor, ledger: Ledger, progress: bool = True) -> tuple[list[Record], StageStats]:
-    """Run one stage over ``records`` through the ledger; returns all records after the stage."""
-    probe = stage(config, ctx)  # only for accepts(); setup() runs in the executor's workers
-    todo = [r for r in records if probe.accepts(r)]
-    done = ledger.load(stage.name, ctx.fingerprint)
-    # stages update records in place: hand them copies so the caller's list stays as it was
-    pending = [copy.deepcopy(r) for r in todo if r.id not in done]
-    stats = StageStats(stage.name, ctx.fingerprint, reused=len(todo) - len(pending))
-    t0 = time.perf_counter()
-    if pending:
-        with tqdm(total=len(pending), desc=stage.name, unit="rec", disable=not progress or None,
-                  leave=False) as bar:
-            for inputs, outputs in executor.map(stage, config, ctx, pending):
-                finished = ledger.append(stage.name, ctx.fingerprint, group_outputs(inputs, outputs, stage.name))
-                done.update(finished)
-                stats.processed += len(inputs)
-                stats.rejected += sum(not o.ok for outs in finished.values() for o in outs)
-                bar.update(len(inputs))
-    stats.seconds = time.perf_counter() - t0
-    out: list[Record] = []
-    for r in records:
-        out.extend(done[r.id] if probe.accepts(r) else [r])
+    """Run one stage over ``records`` through ``ledger``: a chain of one link. Returns all records
+    after the stage, and its stats."""
+    out, (stats,) = run_chain([Link(stage, config, ctx, ledger)], records, executor, progress)
     return out, stats
 
 
@@ -106,5 +91,3 @@ def make_executor(cfg: BuildConfig) -> Executor:
 
         return RayExecutor(address=cfg.ray_address, workers=cfg.workers)
     return LocalExecutor(cfg.workers)
-
-

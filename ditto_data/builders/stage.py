@@ -1,8 +1,8 @@
 """The Stage contract and the stage registry.
 
 A stage is a small class (after NeMo Curator's processing stages): a ``name``, the ``resources``
-one worker needs, a ``batch_size``, a typed ``Config``, ``setup()`` that loads models once per
-worker, and ``process(batch) -> batch``. Records in, records out:
+one worker needs, a ``batch_size`` (records per ``process`` call), a typed ``Config``, ``setup()``
+that loads models once per worker, and ``process(batch) -> batch``. Records in, records out:
 
 - a stage sees only records whose ``kind`` is in ``kinds`` and that are still ``ok``; the runner
   passes every other record through untouched;
@@ -11,7 +11,10 @@ worker, and ``process(batch) -> batch``. Records in, records out:
 - it never raises on a bad sample: it calls ``record.reject(stage, reason, message)``. Exceptions
   are for bugs and for a misconfigured run, and stop the build.
 
-``batch_size = None`` marks a *global* stage that needs every record at once (dedup).
+``is_global = True`` marks a *global* stage that needs every record at once (dedup): its one
+``process`` call gets every record it accepts, and its ``batch_size`` is not used. Every other stage
+is per-record: its output for a record depends on that record alone, so the runner may cut the
+records into batches of ``batch_size`` (a positive int) and run them anywhere, in any order.
 
 ``requires`` and ``produces`` declare what a stage needs from the stages before it and what it adds,
 so a whole pipeline is checked when its config loads, before any work: a record kind (``"clip"``),
@@ -125,7 +128,8 @@ class Stage:
     requires: ClassVar[frozenset[str]] = frozenset()  # what stages before it must have made
     produces: ClassVar[frozenset[str]] = frozenset()  # what it adds (kinds, "<kind>.<field or artifact>")
     resources: ClassVar[Resources] = Resources()
-    batch_size: ClassVar[int | None] = 1
+    batch_size: ClassVar[int] = 1  # records per process() call of a per-record stage
+    is_global: ClassVar[bool] = False  # True: one process() call over every record (see the module docstring)
     Config: ClassVar[type[StageConfig]] = StageConfig
     version: ClassVar[int] = 1  # bump when a change of code must invalidate finished work
     #: backend name -> "module:Class", imported only when chosen (model backends pull in torch,
@@ -247,7 +251,19 @@ _REGISTRY: dict[str, type[Stage]] = {}
 
 
 def register_stage(cls: type[Stage]) -> type[Stage]:
-    """Class decorator: make a stage available to configs by its ``name``."""
+    """Class decorator: make a stage available to configs by its ``name``.
+
+    A ``batch_size`` that is not a positive int is refused here, when the stage's module is imported
+    (a plugin's error is then a config error naming the plugin); ``batch_size = None``, the old way
+    to mark a global stage, is refused with the new one in the message; so is a stage that names
+    backends but not the family they subclass.
+    """
+    size = cls.batch_size
+    if size is None:
+        raise TypeError(f"stage {cls.name!r} declares batch_size = None; a global stage now declares "
+                        f"is_global = True (and no batch_size)")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise TypeError(f"stage {cls.name!r}: batch_size must be a positive int, not {size!r}")
     if cls.backends and cls.family is None:
         raise TypeError(f"stage {cls.name!r} names backends but no family: set its `family` to the class they "
                         "subclass (ditto_data.models.families)")

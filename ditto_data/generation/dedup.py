@@ -89,7 +89,7 @@ class DedupStage(Stage):
     requires = frozenset({"clip.features"})
     produces = frozenset({"clip.dedup_group"})
     kinds = (CLIP,)
-    batch_size = None  # global: every clip at once
+    is_global = True  # every clip at once
     Config = DedupConfig
     resources = Resources(cpus=2.0)
 
