@@ -17,7 +17,7 @@ import time
 
 import numpy as np
 
-from ditto_data.generation.neardup import find_near_duplicates
+from ditto_data.stages.neardup import find_near_duplicates
 
 
 def peak_rss_gb() -> float:

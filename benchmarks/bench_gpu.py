@@ -62,7 +62,7 @@ def load_clip(path: Path, cfg) -> np.ndarray:
 
 def checks(name: str, out, src: np.ndarray) -> str:
     """What a correct output of each stage must look like; 'ok ...' or 'FAIL ...'."""
-    from ditto_data.generation.judge import structure_preservation, temporal_consistency
+    from ditto_data.stages.judge import structure_preservation, temporal_consistency
 
     if name == "features":
         n = float(np.linalg.norm(out))
@@ -108,7 +108,7 @@ def main() -> int:
         return 2
     from ditto_data.models import qwen_vl
     from ditto_data.models.qwen_vl import VLMOutputError
-    from ditto_data.generation.cost import plan_build
+    from ditto_data.stages.cost import plan_build
 
     device = torch.cuda.get_device_name(0)
     gpu_type = next((v for k, v in GPU_NAMES.items() if k in device), "h100")

@@ -6,7 +6,7 @@ grading; hard negatives: other clips of one scene, other shots of one film, othe
 static setup), then scores every labelled pair with
 
 - **ours**: source signatures (the standardizer's analysis frames) -> faiss key-frame candidates ->
-  time alignment (``ditto_data.generation.sourcedup``), at the calibrated threshold;
+  time alignment (``ditto_data.stages.sourcedup``), at the calibrated threshold;
 - **baseline**: the previous method, cosine of clip keyframe vectors (colour layout of 4 keyframes
   of the first standardized 20 fps clip) at its threshold 0.95;
 - **dinov2** clip vectors where its weights are in the local Hugging Face cache.
@@ -29,9 +29,9 @@ from _media import media  # noqa: E402  (puts the checkout on sys.path)
 
 from ditto_data.evaluation.neardup_pairs import (BASES, ClassScore, LabelledPair, labelled_pairs, make_items,
                                                  precision, score_pairs)
-from ditto_data.generation.sourcedup import (MIN_COVERAGE, MIN_SIMILARITY, THRESHOLD, candidate_pairs,
+from ditto_data.stages.sourcedup import (MIN_COVERAGE, MIN_SIMILARITY, THRESHOLD, candidate_pairs,
                                              single_blas_thread)
-from ditto_data.generation.timealign import align
+from ditto_data.stages.timealign import align
 from ditto_data.video.signature import VideoSignature, signature_from_grey
 from ditto_data.video.standard_clips import analyse
 
@@ -56,7 +56,7 @@ def clip_vectors(items, work: Path, backend) -> np.ndarray:
     sizes them), 4 keyframes embedded by ``backend``."""
     import subprocess
 
-    from ditto_data.generation.clips import read_spread_frames
+    from ditto_data.stages.clip_frames import read_spread_frames
 
     vecs = []
     for it in items:
@@ -126,7 +126,7 @@ def main() -> None:
 
     methods = {"ours": (ours, ours_scores, args.threshold)}
     if not args.no_baseline:
-        from ditto_data.generation.features import ColorLayoutFeatures, FeaturesConfig
+        from ditto_data.stages.features import ColorLayoutFeatures, FeaturesConfig
 
         t = time.perf_counter()
         x = clip_vectors(items, args.work, ColorLayoutFeatures(FeaturesConfig()))
@@ -140,13 +140,13 @@ def main() -> None:
         print("dinov2: no weights in the local Hugging Face cache (facebook/dinov2-*): not measured")
     else:
         from ditto_data.models.dinov2 import Dinov2Features
-        from ditto_data.generation.features import FeaturesConfig
+        from ditto_data.stages.features import FeaturesConfig
 
         cfg = FeaturesConfig(backend="dinov2", model=dinov2)
         x = clip_vectors(items, args.work, Dinov2Features(cfg))
         sims = x @ x.T
         d_scores = {(p.a, p.b): float(sims[p.a, p.b]) for p in pairs}
-        from ditto_data.generation.dedup import DINOV2_THRESHOLD
+        from ditto_data.stages.dedup import DINOV2_THRESHOLD
 
         methods["dinov2"] = ({k for k, v in d_scores.items() if v >= DINOV2_THRESHOLD}, d_scores, DINOV2_THRESHOLD)
 

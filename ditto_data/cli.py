@@ -338,7 +338,7 @@ def _cmd_view(args: argparse.Namespace) -> int:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from .builders import load_config
-    from .generation.cost import plan_build
+    from .stages.cost import plan_build
 
     plan = plan_build(load_config(args.config), args.samples, gpus=args.gpus, gpu_type=args.gpu_type, out_dir=args.out)
     t = Table(title=f"{args.config or 'default config'}: per sample (one edit) on {plan.gpu.name}")
@@ -497,7 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--quiet", action="store_true", help="no progress bars")
     v.set_defaults(func=_cmd_view)
 
-    from .generation.cost import GPUS
+    from .stages.cost import GPUS
 
     pl = sub.add_parser("plan", help="estimate GPU time and memory per stage before running a build")
     pl.add_argument("--config", type=Path, help="YAML build config (e.g. configs/ditto_paper.yaml)")

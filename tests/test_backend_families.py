@@ -50,7 +50,7 @@ def test_capabilities_are_declared_with_defaults():
 
 
 def test_the_families_and_the_backend_modules_import_without_torch():
-    modules = ["ditto_data.models.families", "ditto_data.generation"] + [
+    modules = ["ditto_data.models.families", "ditto_data.stages"] + [
         f"ditto_data.models.{m}" for m in ("cotracker", "depth_anything", "dinov2", "qwen_image", "qwen_vl",
                                            "wan22", "wan_vace")]
     code = (f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"

@@ -11,7 +11,7 @@ from tiny_models import clip_frames, tiny_depth_anything, tiny_dinov2  # noqa: E
 
 from ditto_data.builders import load_config  # noqa: E402
 from ditto_data.builders.stage import ConfigError, ModelStageConfig, Resources  # noqa: E402
-from ditto_data.generation.depth import DepthConfig  # noqa: E402
+from ditto_data.stages.depth import DepthConfig  # noqa: E402
 from ditto_data.models import BackendError  # noqa: E402
 from ditto_data.models.depth_anything import DepthAnythingEstimator  # noqa: E402
 from ditto_data.models.dinov2 import Dinov2Features  # noqa: E402

@@ -26,8 +26,8 @@ from ditto_data.models._video_diffusion import (frames_for, model_size, pad_fram
                                                              resize_frames)
 from ditto_data.models.wan22 import Wan22Enhancer  # noqa: E402
 from ditto_data.models.wan_vace import WanVaceGenerator  # noqa: E402
-from ditto_data.generation.enhance import EnhanceConfig  # noqa: E402
-from ditto_data.generation.generate import GenerateConfig  # noqa: E402
+from ditto_data.stages.enhance import EnhanceConfig  # noqa: E402
+from ditto_data.stages.generate import GenerateConfig  # noqa: E402
 from ditto_data.models.options import WAN_NEGATIVE_PROMPT  # noqa: E402
 
 TEXT = "turn the video into a pencil sketch"

@@ -13,9 +13,9 @@ from ditto_data.builders.config import load_config
 from ditto_data.builders.ledger import Ledger
 from ditto_data.builders.runner import LocalExecutor, run_stage
 from ditto_data.builders.stage import StageContext, config_hash, fingerprint, get_stage
-from ditto_data.generation.features import ColorLayoutFeatures, FeaturesConfig
-from ditto_data.generation.motion import LucasKanadeMotion, MotionConfig
-from ditto_data.generation.neardup import find_near_duplicates
+from ditto_data.stages.features import ColorLayoutFeatures, FeaturesConfig
+from ditto_data.stages.motion import LucasKanadeMotion, MotionConfig
+from ditto_data.stages.neardup import find_near_duplicates
 from ditto_data.schema import CLIP, Record, content_id
 
 #: dev clips (MEDIA.md) made into test clips; "static" is one real frame of bikes held for 5 s

@@ -12,8 +12,8 @@ from ditto_data.builders.config import ConfigError
 from ditto_data.builders.ledger import Ledger
 from ditto_data.builders.runner import LocalExecutor, run_stage
 from ditto_data.builders.stage import StageContext, config_hash, get_stage
-from ditto_data.generation.keyframe_edit import read_png
-from ditto_data.generation.styles import STYLES, apply_style
+from ditto_data.stages.keyframe_edit import read_png
+from ditto_data.stages.styles import STYLES, apply_style
 from ditto_data.schema import EDIT, Record
 from ditto_data.video import encode_video, probe, read_frames
 

@@ -19,7 +19,7 @@ FLOORS: list[set[str]] = [
     {"video", "samples"},  # probe, decode, encode, standardize; the project's real sample clips
     {"builders"},  # the stage contract, config, ledger, executors
     {"models"},  # the paper's model backends and their families
-    {"generation"},  # the built-in stages
+    {"stages"},  # the built-in stages
     {"dataset"},  # a dataset's columns, configs, shards, and the one tree reader
     {"cards"},  # the dataset card
     {"exports"},  # records -> the published tree, HF files, WebDataset shards

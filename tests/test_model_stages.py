@@ -72,7 +72,7 @@ def test_build_with_dinov2_depth_vace_and_wan22(models, inputs, tmp_path):
     assert result.counts["global_style"] == 2
     assert len({e.provenance["edited_video"]["seed"] for e in edits}) == 2  # per-sample seeds
     # the plan now reads this build's measured GPU stage times instead of estimating them
-    from ditto_data.generation.cost import plan_build
+    from ditto_data.stages.cost import plan_build
 
     by = {s.stage: s for s in plan_build(cfg, 4, out_dir=out).stages}
     assert by["generate"].source == by["enhance"].source == "measured" and by["generate"].gpu_seconds > 0

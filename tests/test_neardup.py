@@ -14,8 +14,8 @@ import pytest
 
 from ditto_data import build, load_config
 from ditto_data.evaluation.neardup_pairs import BASES, TRANSFORMS, labelled_pairs, make_items, score_pairs
-from ditto_data.generation.sourcedup import find_duplicate_sources
-from ditto_data.generation.timealign import align
+from ditto_data.stages.sourcedup import find_duplicate_sources
+from ditto_data.stages.timealign import align
 from ditto_data.video.signature import VideoSignature, signature_from_grey
 from ditto_data.video.standard_clips import analyse
 

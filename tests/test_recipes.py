@@ -11,7 +11,7 @@ from ditto_data import cli
 from ditto_data import build, load_config
 from ditto_data.builders.config import ConfigError
 from ditto_data.builders.stage import sample_seed
-from ditto_data.generation.cost import PAPER_GPU_DAYS, dit_forward_flops, plan_build, video_tokens
+from ditto_data.stages.cost import PAPER_GPU_DAYS, dit_forward_flops, plan_build, video_tokens
 from ditto_data.models.options import WAN_NEGATIVE_PROMPT
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,7 @@ import pytest
 from ditto_data.builders.config import ConfigError, load_config
 from ditto_data.builders.sources import scan_inputs
 from ditto_data.builders.stage import StageContext, get_stage
-from ditto_data.generation.standardize import StandardizeConfig
+from ditto_data.stages.standardize import StandardizeConfig
 from ditto_data.schema import CLIP
 from ditto_data.video import VideoDecoder, probe
 from ditto_data.video.standard_clips import StandardizeOptions, analyse, plan_windows

@@ -288,7 +288,7 @@ def registered_stages() -> dict[str, type[Stage]]:
 
 #: The package whose modules register the built-in stages. Named, not imported at the top: the
 #: contract sits below the stages, and finds them the way it finds a user's plugin stages.
-BUILTIN_STAGES = "ditto_data.generation"
+BUILTIN_STAGES = "ditto_data.stages"
 
 
 def _load_builtin_stages() -> None:

@@ -54,7 +54,7 @@ def expert_subfolder(index: dict, expert: str) -> str:
 class Wan22Enhancer(ModelBackend, Enhancer):
     """``enhance(edited_frames, instruction, seed) -> uint8 [T,H,W,3]`` (same T, H, W).
 
-    Options (:class:`~ditto_data.generation.enhance.EnhanceConfig`, Ditto's values as defaults):
+    Options (:class:`~ditto_data.stages.enhance.EnhanceConfig`, Ditto's values as defaults):
     ``steps`` (4) of ``total_steps`` (40), ``flow_shift`` (12), ``guidance_scale`` (3.0),
     ``negative_prompt`` (Wan's), ``prompt`` ("") or ``prompt_from_instruction``, ``expert`` (low),
     ``width``/``height``, ``offload``, ``vae_tiling``, ``lora``.

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 class WanVaceGenerator(ModelBackend, VideoGenerator):
     """``generate(source_frames, edited_keyframe, depth_frames, instruction, style, seed) -> uint8 [T,H,W,3]``.
 
-    Options read from the stage config (:class:`~ditto_data.generation.generate.GenerateConfig`):
+    Options read from the stage config (:class:`~ditto_data.stages.generate.GenerateConfig`):
     ``steps``, ``guidance_scale``, ``flow_shift``, ``conditioning_scale``, ``negative_prompt``,
     ``width``/``height`` (model size), ``lora``/``lora_weight_name``/``lora_scale``/``lora_fuse``,
     ``offload``, ``vae_tiling``. Where a config lacks one, Wan's own defaults apply (30 steps, CFG 5).

@@ -13,7 +13,7 @@ corner, so the whole frame is kept too.)
 Grey only: colour grading moves colours far more than lightness layout. A blank frame (flatter than
 :data:`MIN_ENERGY`) gets a zero vector, which matches nothing.
 
-What *changes* between frames is compared too (:mod:`ditto_data.generation.timealign` takes
+What *changes* between frames is compared too (:mod:`ditto_data.stages.timealign` takes
 differences of these vectors at a lag matched to the alignment's rate): on a static camera every
 frame looks alike and only the changes tell one moment from another, and a static logo or caption
 burnt into a copy cancels out of them.

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
 from ..schema import CLIP, Record
-from .clips import clip_video, read_spread_frames
+from .clip_frames import clip_video, read_spread_frames
 from ..models.families import Captioner
 from ..models.options import VLMOptions
 
@@ -86,7 +86,7 @@ class MeasuredCaptioner(Captioner):
 
 
 @register_stage
-class Caption(Stage):
+class CaptionStage(Stage):
     name = "caption"
     requires = frozenset({"clip.video"})
     produces = frozenset({"clip.caption"})
@@ -95,7 +95,7 @@ class Caption(Stage):
     resources = Resources(cpus=1.0)
     family = Captioner
     backends = {
-        "cpu": "ditto_data.generation.caption:MeasuredCaptioner",
+        "cpu": "ditto_data.stages.caption:MeasuredCaptioner",
         "qwen2.5-vl": "ditto_data.models.qwen_vl:QwenVLCaptioner",
     }
 

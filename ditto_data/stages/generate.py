@@ -18,7 +18,7 @@ import numpy as np
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, SampleError, Stage, register_stage
 from ..schema import EDIT, Record
 from ..video import encode_video, probe, read_frames
-from .clips import clip_video, iter_clip_frames
+from .clip_frames import clip_video, iter_clip_frames
 from .keyframe_edit import UnsupportedEdit, read_png
 from ..models.families import VideoGenerator
 from ..models.options import WAN_NEGATIVE_PROMPT, DiffusionOptions, EncodeOptions
@@ -81,7 +81,7 @@ def source_shape(r: Record) -> dict:
 
 
 @register_stage
-class Generate(Stage):
+class GenerateStage(Stage):
     name = "generate"
     requires = frozenset({"edit.edited_keyframe", "edit.source_video"})
     produces = frozenset({"edit.edited_video"})
@@ -90,7 +90,7 @@ class Generate(Stage):
     resources = Resources(cpus=1.0)
     family = VideoGenerator
     backends = {
-        "cpu": "ditto_data.generation.generate:StyleFilterGenerator",
+        "cpu": "ditto_data.stages.generate:StyleFilterGenerator",
         "wan-vace": "ditto_data.models.wan_vace:WanVaceGenerator",
     }
 

@@ -4,11 +4,11 @@ Two steps, so that it scales:
 
 1. **candidates** with faiss: a few key frames of every signature (spread over it; mirrored, and
    inside its borders where it has some, too), and what changes at them, go into similarity
-   searches (:func:`~ditto_data.generation.neardup.similar_pairs`: exact up to 50,000 key
+   searches (:func:`~ditto_data.stages.neardup.similar_pairs`: exact up to 50,000 key
    vectors, the inverted-file join beyond); two sources that share at least one
    pair of key frames (or of changes) above ``candidate_threshold`` are a candidate pair. Key
    frames are compared by picture, whatever their time, so a re-timed or cut copy is still found.
-2. **verification** of each candidate pair by :func:`~ditto_data.generation.timealign.align`: the
+2. **verification** of each candidate pair by :func:`~ditto_data.stages.timealign.align`: the
    pair is a near-duplicate when its best alignment's ``score`` reaches ``threshold`` and it covers
    at least ``min_coverage`` of the shorter video (one video a part of the other counts; two videos
    sharing a short stretch do not).
@@ -59,7 +59,7 @@ def key_frames(sig: VideoSignature, k: int = KEYS_PER_SOURCE) -> np.ndarray:
 def _key_vectors(sig: VideoSignature, keys: int) -> tuple[np.ndarray, np.ndarray]:
     """A signature's key vectors for the candidate search: (frames, changes), each with the mirror
     images. Frames in the whole-frame view and, where there are borders, inside them; changes are
-    differences of thumbnails :data:`~ditto_data.generation.timealign.LAG` frames apart, which a
+    differences of thumbnails :data:`~ditto_data.stages.timealign.LAG` frames apart, which a
     burnt-in logo or caption that dominates a dark picture does not touch."""
     idx = key_frames(sig, keys)
     frames = [sig.frames[v][idx].astype(np.float32) for v in ((0, 1) if sig.has_borders else (0,))]

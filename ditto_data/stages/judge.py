@@ -25,7 +25,7 @@ import numpy as np
 
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, SampleError, Stage, register_stage
 from ..schema import EDIT, Record
-from .clips import clip_video, read_frames_at, spread_indices
+from .clip_frames import clip_video, read_frames_at, spread_indices
 from ..models.families import EditJudge
 from ..models.options import VLMOptions
 
@@ -117,7 +117,7 @@ def pair_indices(num_frames: int, pairs: int) -> list[int]:
 
 
 @register_stage
-class Judge(Stage):
+class JudgeStage(Stage):
     name = "judge"
     requires = frozenset({"edit.edited_video"})
     produces = frozenset({"edit.scores"})
@@ -126,7 +126,7 @@ class Judge(Stage):
     resources = Resources(cpus=1.0)
     family = EditJudge
     backends = {
-        "cpu": "ditto_data.generation.judge:MeasuredJudge",
+        "cpu": "ditto_data.stages.judge:MeasuredJudge",
         "qwen2.5-vl": "ditto_data.models.qwen_vl:QwenVLJudge",
     }
 

@@ -85,7 +85,7 @@ def input_facts(info) -> dict:
 
 
 @register_stage
-class Standardize(Stage):
+class StandardizeStage(Stage):
     """Input file -> CLIP records (artifact ``video``); bad inputs are rejected, never raised."""
 
     name = "standardize"

@@ -16,7 +16,7 @@ from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, re
 from ..models.families import DepthEstimator
 from ..schema import CLIP, Record
 from ..video import read_frames
-from .clips import clip_video
+from .clip_frames import clip_video
 from .generate import encode_checked, source_shape
 
 
@@ -37,7 +37,7 @@ class DepthConfig(ModelStageConfig):
 
 
 @register_stage
-class Depth(Stage):
+class DepthStage(Stage):
     name = "depth"
     requires = frozenset({"clip.video"})
     produces = frozenset({"clip.depth_video"})

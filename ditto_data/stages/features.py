@@ -24,7 +24,7 @@ from .. import atomic
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
 from ..models.families import FrameEmbedder
 from ..schema import CLIP, Record
-from .clips import clip_video, read_spread_frames
+from .clip_frames import clip_video, read_spread_frames
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class FeaturesStage(Stage):
     resources = Resources(cpus=1.0)
     family = FrameEmbedder
     backends = {
-        "cpu": "ditto_data.generation.features:ColorLayoutFeatures",
+        "cpu": "ditto_data.stages.features:ColorLayoutFeatures",
         "dinov2": "ditto_data.models.dinov2:Dinov2Features",
     }
 

@@ -14,7 +14,7 @@ import numpy as np
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
 from ..schema import EDIT, Record
 from ..video import read_frames
-from .clips import clip_video
+from .clip_frames import clip_video
 from .generate import encode_checked, source_shape
 from ..models.families import Enhancer
 from ..models.options import WAN_NEGATIVE_PROMPT, DiffusionOptions, EncodeOptions
@@ -63,7 +63,7 @@ class Identity(Enhancer):
 
 
 @register_stage
-class Enhance(Stage):
+class EnhanceStage(Stage):
     name = "enhance"
     requires = frozenset({"edit.edited_video"})
     produces = frozenset({"edit.edited_video"})
@@ -71,7 +71,7 @@ class Enhance(Stage):
     Config = EnhanceConfig
     family = Enhancer
     backends = {
-        "cpu": "ditto_data.generation.enhance:Identity",
+        "cpu": "ditto_data.stages.enhance:Identity",
         "wan2.2": "ditto_data.models.wan22:Wan22Enhancer",
     }
 

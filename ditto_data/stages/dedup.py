@@ -3,14 +3,14 @@
 A global stage (it needs every clip at once). Two passes:
 
 1. **Sources.** Each clip carries its source's signature (made by ``standardize``). Sources whose
-   signatures align in time (:func:`~ditto_data.generation.sourcedup.find_duplicate_sources`:
+   signatures align in time (:func:`~ditto_data.stages.sourcedup.find_duplicate_sources`:
    faiss candidates, then frame-by-frame alignment under a speed factor and offset) are
    near-duplicates: a re-encode, a re-timed copy, a part of the other. Sources are taken best first
    (most clips, then most pixels, then fewest blank frames, then lowest id); one that duplicates a
    source already kept has *all* its clips rejected, each pointing to the kept source's clip that
    shows the same moment, whether or not its own windows line up with that source's windows.
 2. **Clips.** Among the clips left, those whose ``features`` vectors reach ``threshold`` cosine
-   (:func:`~ditto_data.generation.neardup.find_near_duplicates`) are grouped, and each group keeps
+   (:func:`~ditto_data.stages.neardup.find_near_duplicates`) are grouped, and each group keeps
    the clip with the most to offer: the longest, then the most bits per second (at the
    standardizer's constant quality a blurred or blocky re-encode compresses smaller), then the
    lowest id. This is where the DINOv2 backend's semantic features act.

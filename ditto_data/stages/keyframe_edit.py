@@ -16,7 +16,7 @@ from PIL import Image
 from ..atomic import atomic_path
 from ..builders.stage import ModelStageConfig, Resources, SampleError, Stage, register_stage
 from ..schema import EDIT, Record
-from .clips import clip_video, read_frames_at
+from .clip_frames import clip_video, read_frames_at
 from ..models.families import KeyframeEditor
 from ..models.options import DiffusionOptions
 from .styles import apply_style
@@ -63,7 +63,7 @@ def read_png(path) -> np.ndarray:
 
 
 @register_stage
-class KeyframeEdit(Stage):
+class KeyframeEditStage(Stage):
     name = "keyframe_edit"
     requires = frozenset({"edit.instruction", "edit.source_video"})
     produces = frozenset({"edit.edited_keyframe"})
@@ -72,7 +72,7 @@ class KeyframeEdit(Stage):
     resources = Resources(cpus=1.0)
     family = KeyframeEditor
     backends = {
-        "cpu": "ditto_data.generation.keyframe_edit:StyleFilterEditor",
+        "cpu": "ditto_data.stages.keyframe_edit:StyleFilterEditor",
         "qwen-image-edit": "ditto_data.models.qwen_image:QwenImageEditor",
     }
 

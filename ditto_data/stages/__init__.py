@@ -1,4 +1,5 @@
-"""The Ditto stages: curation, instructions, keyframe edit, depth, generation, judge, enhance.
+"""The built-in stages, in pipeline order: curation (standardize, features, dedup, motion), then caption,
+instruction, keyframe edit, depth, generate, judge and enhance; plus `cost` (what each would cost: `plan`).
 
 Every module here that defines a stage registers it with ``@register_stage`` when imported;
 :func:`load_stages` imports them all. Modules import heavy model libraries only inside backends,

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
 from ..schema import CATEGORIES, CLIP, EDIT, Record, edit_id
-from .clips import clip_video, read_spread_frames
+from .clip_frames import clip_video, read_spread_frames
 from ..models.families import Instructor
 from ..models.options import VLMOptions
 from .styles import get_style, style_names
@@ -67,7 +67,7 @@ class StyleLibraryInstructor(Instructor):
 
 
 @register_stage
-class Instruction(Stage):
+class InstructionStage(Stage):
     name = "instruction"
     requires = frozenset({"clip.video"})
     produces = frozenset({"edit", "edit.instruction", "edit.source_video"})
@@ -76,7 +76,7 @@ class Instruction(Stage):
     resources = Resources(cpus=1.0)
     family = Instructor
     backends = {
-        "cpu": "ditto_data.generation.instruction:StyleLibraryInstructor",
+        "cpu": "ditto_data.stages.instruction:StyleLibraryInstructor",
         "qwen2.5-vl": "ditto_data.models.qwen_vl:QwenVLInstructor",
     }
 

@@ -23,7 +23,7 @@ import numpy as np
 from ..builders.stage import ConfigError, ModelStageConfig, Resources, Stage, register_stage
 from ..models.families import MotionScorer
 from ..schema import CLIP, Record
-from .clips import clip_video, iter_clip_frames
+from .clip_frames import clip_video, iter_clip_frames
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ class MotionStage(Stage):
     resources = Resources(cpus=1.0)
     family = MotionScorer
     backends = {
-        "cpu": "ditto_data.generation.motion:LucasKanadeMotion",
+        "cpu": "ditto_data.stages.motion:LucasKanadeMotion",
         "cotracker3": "ditto_data.models.cotracker:CoTrackerMotion",
     }
 
