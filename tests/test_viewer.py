@@ -386,3 +386,17 @@ def test_page_in_chromium_served(dataset, server, browser):
 def test_page_in_chromium_static_from_disk(dataset, tmp_path, browser):
     site = write_static(dataset, tmp_path / "site", chunk=3, progress=False)  # several chunks per order
     _check_page(browser, (site.dir / "index.html").as_uri(), dataset)
+
+
+def test_every_config_follows_the_tree_readers_ids_and_categories(dataset):
+    # sim2real above all: its source is an edited video, so its id and category are not the file's
+    from ditto_data.dataset.tree import list_configs, read_triplets
+
+    index = DatasetIndex(dataset)
+    configs = [c for c in list_configs(dataset) if c != "source"]
+    assert "sim2real" in configs and set(configs) <= set(index.view_names)
+    for config in configs:
+        rows = index.page(config, Query(limit=500))["rows"]
+        shown = sorted((r["id"], r["source_id"], r["category"], r.get("caption", "")) for r in rows)
+        read = sorted((t["id"], t["source_id"], t["category"], t["caption"]) for t in read_triplets(dataset, config))
+        assert shown == read, config

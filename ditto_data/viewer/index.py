@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 from .. import layout
 from ..cards.charts import chart_data, score_values
 from ..dataset.tree import DEPTH_KEYS, REFERENCE_KEYS, list_configs, read_captions, read_metadata
-from ..schema import CATEGORIES, SOURCE
+from ..schema import CATEGORIES, SIM2REAL, SOURCE
 
 log = logging.getLogger(__name__)
 
@@ -256,8 +256,9 @@ class DatasetIndex:
     def _published(self, config: str) -> View:
         """A metadata file's rows, computed column-wise: a million entries index in seconds.
 
-        Ids and categories follow :func:`ditto_data.dataset.tree.triplet_ids` (the file stem; the
-        first folder without its batch number), a missing source is found by dropping ``_<n>``.
+        Ids and categories follow the tree reader's rule (:func:`ditto_data.dataset.tree.read_triplets`:
+        the file stem; the first folder without its batch number; a reversed triplet is ``sim2real``,
+        named by its edited source), a missing source is found by dropping ``_<n>``.
         """
         if self._captions is None:
             self._captions = read_captions(self.root)
@@ -284,6 +285,14 @@ class DatasetIndex:
         folder = pc.replace_substring_regex(edited, r"/.*$", "")
         base = pc.replace_substring_regex(folder, r"[0-9]+$", "")
         category = pc.if_else(pc.is_in(base, pa.array(CATEGORIES)), base, folder)
+        # a reversed triplet (sim2real: an edited video as the source) is named by that edited video
+        reversed_ = pc.and_(pc.invert(pc.match_substring_regex(edited, _DITTO_EDITED)),
+                            pc.match_substring_regex(pc.fill_null(source, ""), _DITTO_EDITED))
+        if pc.any(reversed_).as_py():
+            src_stem = _stem(pc.fill_null(source, ""))
+            ids = pc.if_else(reversed_, src_stem, ids)
+            sids = pc.if_else(reversed_, pc.replace_substring_regex(src_stem, r"_[0-9]+$", ""), sids)
+            category = pc.if_else(reversed_, pa.scalar(SIM2REAL), category)
         cap_keys = pa.array(list(self._captions), pa.string())
         captions = pc.take(pa.array(list(self._captions.values()), pa.string()), pc.index_in(sids, cap_keys))
         rec_ids, rec, scores = self._record_columns()
