@@ -135,6 +135,11 @@ def test_stock_load_dataset_decodes_both_videos(built, streaming, tmp_path):
     assert src[0]["caption"].startswith("People ride bikes")
     assert (src[0]["num_frames"], src[0]["width"], src[0]["height"], src[0]["fps"]) == (FRAMES, W, H, 20.0)
     assert tuple(src[1]["video"].get_frame_at(0).data.shape) == (3, H, W)
+    # a source's path means what a triplet's source_path means, whichever reader gives the row
+    assert src[0]["path"] == rows[0]["source_path"] == f"source/0000/{a}.mp4"
+    from ditto_data.dataset.tree import read_sources
+
+    assert [(r["id"], r["path"]) for r in read_sources(out, probe_files=False)] == [(r["id"], r["path"]) for r in src]
 
 
 def test_export_again_gives_identical_bytes(built, media):

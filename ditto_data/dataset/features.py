@@ -89,7 +89,7 @@ SOURCE_COLUMNS = Columns({
     "id": "string",
     "caption": "string",
     "video": VIDEO,
-    "path": "string",
+    "path": "string",  # relative to videos/ (source/<shard>/<id>.mp4), like a triplet's source_path
     "num_frames": "int32",
     "fps": "float32",
     "width": "int32",

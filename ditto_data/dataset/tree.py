@@ -226,7 +226,8 @@ def source_files(root: str | Path) -> list[tuple[str, Path]]:
 def read_sources(root: str | Path, probe_files: bool = True) -> list[dict[str, Any]]:
     """Rows of the ``source`` config (:data:`ditto_data.dataset.features.SOURCE_COLUMNS`), captions joined by hash.
 
-    With ``probe_files`` each file is probed for its size, fps and frame count; a file that cannot be
+    ``path`` is relative to ``videos/``, as the edits' ``source_path`` and the published metadata
+    write it. With ``probe_files`` each file is probed for its size, fps and frame count; a file that cannot be
     probed is reported (one warning) and skipped.
     """
     root = Path(root)
@@ -237,7 +238,7 @@ def read_sources(root: str | Path, probe_files: bool = True) -> list[dict[str, A
         from ..video import probe
     for rel, f in source_files(root):
         sid = Path(rel).stem
-        row = {"id": sid, "caption": captions.get(sid, ""), "video": str(f.resolve()), "path": rel,
+        row = {"id": sid, "caption": captions.get(sid, ""), "video": str(f.resolve()), "path": f"{SOURCE}/{rel}",
                "num_frames": None, "fps": None, "width": None, "height": None}
         if probe is not None:
             try:
