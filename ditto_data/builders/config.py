@@ -175,7 +175,7 @@ def backend_errors(stage: type, scfg: StageConfig, prefix: str) -> list[ConfigEr
     try:
         stage.backend_class(scfg)
     except ConfigError as e:
-        return [ConfigError(f"{prefix}{e.field}", str(e).split(": ", 1)[1])]
+        return [e.under(prefix)]
     except Exception as e:  # noqa: BLE001 - any failure to import is the config's error, named
         return [ConfigError(f"{prefix}backend", f"cannot import {stage.backends[scfg.backend]!r}: "
                             f"{type(e).__name__}: {e}")]
@@ -276,7 +276,7 @@ def _build(cls: type, raw: dict[str, Any], prefix: str, errors: list[ConfigError
             obj.validate() if hasattr(obj, "validate") else None
             break
         except ConfigError as e:
-            errors.append(ConfigError(f"{prefix}{e.field}", str(e).split(": ", 1)[1]))
+            errors.append(e.under(prefix))
             f = fields.get(e.field.split("[", 1)[0])
             if f is None or getattr(obj, f.name) == _default(f):
                 break
@@ -300,10 +300,10 @@ def _check_type(value: Any, tp: Any, name: str) -> Any:
             try:
                 return _check_type(value, arg, name)
             except ConfigError as e:
-                errors.append(str(e))
-        finite = [e for e in errors if "finite" in e]
+                errors.append(e)
+        finite = [e for e in errors if "finite" in e.detail]
         if finite:
-            raise ConfigError(name, finite[0].split(": ", 1)[1])
+            raise ConfigError(name, finite[0].detail)
         raise ConfigError(name, f"expected {_type_name(tp)}, got {value!r}")
     if tp is type(None):
         if value is None:

@@ -64,6 +64,11 @@ class ConfigError(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(f"config field {field!r}: {message}")
         self.field = field
+        self.detail = message
+
+    def under(self, prefix: str) -> ConfigError:
+        """The same error for the field as the whole config names it (``stages.dedup.`` + field)."""
+        return ConfigError(f"{prefix}{self.field}", self.detail)
 
 
 @dataclass
