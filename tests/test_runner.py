@@ -179,3 +179,28 @@ def test_config_from_yaml_file(tmp_path):
     p.write_text("seed: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(p)
+
+
+@register_stage
+class _RejectWithTuple(Stage):
+    """Test stage: rejects every input in place, with a field JSON gives back as a list."""
+
+    name = "_test_reject_tuple"
+    kinds = (INPUT,)
+
+    def process_record(self, r):
+        r.reject(self.name, "odd", f"{r.id} is odd", span=(0.0, 5.0))
+
+
+def test_a_record_rejected_in_place_leaves_the_stage_as_the_ledger_gives_it(tmp_path):
+    # the stage changes its input records in place; what leaves it must still be the ledger's copy
+    # (read back through JSON), so a fresh run and a resumed one hand on the same records
+    records = [Record(id=i, kind=INPUT) for i in ("a", "b")]
+    cfg = StageConfig()
+    ctx = StageContext(out_dir=tmp_path, work_dir=tmp_path / "w",
+                       fingerprint=fingerprint(_RejectWithTuple, cfg, "inputs", 0), config_hash="x")
+    fresh, _ = run_stage(_RejectWithTuple, cfg, ctx, records, LocalExecutor(1), Ledger(tmp_path), False)
+    resumed, stats = run_stage(_RejectWithTuple, cfg, ctx, records, LocalExecutor(1), Ledger(tmp_path), False)
+    assert stats.reused == 2 and [r.fields["span"] for r in resumed] == [[0.0, 5.0]] * 2
+    assert [r.to_dict() for r in fresh] == [r.to_dict() for r in resumed]
+    assert all(r.ok for r in records)  # the caller's records are as they were

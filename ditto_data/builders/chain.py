@@ -121,7 +121,10 @@ class ChainStep:
             stats.processed += len(batch)
             stats.rejected += sum(not o.ok for outs in finished.values() for o in outs)
         done = {**self.done, **fresh} if fresh else self.done
-        return [(gid, [o for r in recs for o in (done[r.id] if self.stage.accepts(r) else [r])])
+        # by the ids taken before process(), which may have changed (rejected) its records in place:
+        # what leaves the stage is the ledger's copy of a record it took, the record itself otherwise
+        taken = {r.id for r in accepted}
+        return [(gid, [o for r in recs for o in (done[r.id] if r.id in taken else [r])])
                 for gid, recs in groups], stats
 
 
